@@ -1,0 +1,260 @@
+"""The sync client. Its I/O loops mirror ``async_client``; everything else is in ``_base``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterator, Mapping
+from types import TracebackType
+from typing import Unpack
+
+from chatlane._base import RETRYABLE_TRANSPORT, Call, ClientCore
+from chatlane.core import errors
+from chatlane.core.request import ChatParams
+from chatlane.core.retry import RetryPolicy
+from chatlane.core.stream import StreamDecoder, StreamSummary
+from chatlane.core.timeouts import Timeout
+from chatlane.core.types import ChatCompletion, ChatCompletionChunk
+from chatlane.ping import PingResult
+from chatlane.transport.base import SyncResponse, SyncTransport
+
+__all__ = ["ChatStream", "Client"]
+
+
+class Client:
+    """A Chat Completions client for any OpenAI-compatible provider. Safe to share across
+    threads; reuses connections. Close it (or use ``with``) when done.
+
+    With no arguments the provider comes from the environment (CHATLANE_PROVIDER, or the
+    first provider whose key variable is set, e.g. OPENAI_API_KEY). ``base_url=`` points at
+    any compatible server; ``provider=`` picks a known one ("openai", "mistral", ...).
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        api_version: str | None = None,
+        timeout: Timeout | float | None = None,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        transport: SyncTransport | None = None,
+        verify: bool = True,
+    ) -> None:
+        self._core = ClientCore(
+            provider=provider,
+            base_url=base_url,
+            api_key=api_key,
+            api_version=api_version,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry=retry,
+            default_headers=default_headers,
+        )
+        if transport is None:
+            from chatlane.transport.sync_urllib3 import Urllib3Transport
+
+            transport = Urllib3Transport(verify=verify)
+        self._transport = transport
+
+    def __repr__(self) -> str:
+        return f"Client({self._core!r})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def chat(self, **params: Unpack[ChatParams]) -> ChatCompletion:
+        """Send a chat request and return the whole completion."""
+        call = self._core.prepare(params, stream=False)
+        response = self._send(call)
+        body = response.read(call.read_timeout(call.timeout.idle))
+        return self._core.completion(call, response.status, response.headers, body)
+
+    def stream(self, **params: Unpack[ChatParams]) -> ChatStream:
+        """Start a streamed chat request. Iterate the result (ideally in a ``with`` block)."""
+        return ChatStream(self, self._core.prepare(params, stream=True))
+
+    def ping(self, *, provider: str | None = None) -> PingResult:
+        """Check that the provider is reachable and accepts the key (lists models: no cost)."""
+        call = self._core.ping_call(provider)
+        response = self._send(call)
+        body = response.read(call.read_timeout(call.timeout.idle))
+        return PingResult.from_models(call, body)
+
+    def _send(self, call: Call) -> SyncResponse:
+        """One request with retries; returns a successful response, headers read."""
+        core = self._core
+        while True:
+            expired = call.expired()
+            if expired is not None:
+                raise expired
+            call.attempts += 1
+            status: int | None = None
+            headers: Mapping[str, str] = {}
+            try:
+                response = self._transport.send(
+                    call.request,
+                    connect_timeout=call.connect_timeout(),
+                    read_timeout=call.first_token_timeout(),
+                )
+            except RETRYABLE_TRANSPORT as exc:
+                error: errors.ChatlaneError = call.annotate(exc)
+            except errors.TimeoutError:
+                raise call.timeout_error(errors.FirstTokenTimeout) from None
+            else:
+                if response.status < 400:
+                    return response
+                status, headers = response.status, response.headers
+                body = response.read(call.read_timeout(call.timeout.idle))
+                error = core.error_for(call, status, headers, body)
+            delay = core.retry_delay(call, status, headers)
+            if delay is None:
+                raise error
+            time.sleep(delay)
+
+
+class ChatStream:
+    """A streamed completion: iterate chunks; ``final()`` and ``summary()`` when done.
+
+    Leaving the ``with`` block (or ``close()``) before the end closes the connection.
+    """
+
+    def __init__(self, client: Client, call: Call) -> None:
+        self._client = client
+        self._call = call
+        self._decoder: StreamDecoder | None = None
+        self._response: SyncResponse | None = None
+        self._iterator: Generator[ChatCompletionChunk, None, None] | None = None
+        self._delivered = False
+        self._ended_at: float | None = None
+
+    def __enter__(self) -> ChatStream:
+        self._open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        if self._iterator is None:
+            self._iterator = self._chunks()
+        return self._iterator
+
+    def __next__(self) -> ChatCompletionChunk:
+        return next(iter(self))
+
+    @property
+    def attempts(self) -> int:
+        return self._call.attempts
+
+    def close(self) -> None:
+        if self._iterator is not None:
+            self._iterator.close()  # runs the generator's finally: the response is closed
+        self._close_response()
+
+    def final(self) -> ChatCompletion:
+        """The accumulated completion; reads the rest of the stream first if needed."""
+        if self._ended_at is None:
+            for _ in self:
+                pass
+        return self._decoder_or_raise().accumulator.completion(
+            latency=(self._ended_at or time.perf_counter()) - self._call.started,
+            attempts=self._call.attempts,
+        )
+
+    def summary(self) -> StreamSummary:
+        """Time to first token, inter-chunk latency, total time and tokens per second."""
+        return self._decoder_or_raise().summary(self._ended_at or time.perf_counter())
+
+    def _decoder_or_raise(self) -> StreamDecoder:
+        if self._decoder is None:
+            raise errors.UsageError("the stream has not started; iterate it first")
+        return self._decoder
+
+    def _close_response(self) -> None:
+        if self._response is not None:
+            self._response.close()
+            self._response = None
+        if self._ended_at is None and self._decoder is not None:
+            self._ended_at = time.perf_counter()
+
+    def _open(self) -> None:
+        """Send the request (with retries) unless a response is already open."""
+        if self._response is None and self._ended_at is None:
+            self._response = self._client._send(self._call)
+            self._decoder = self._client._core.stream_decoder(self._call, self._response.headers)
+
+    def _chunks(self) -> Generator[ChatCompletionChunk, None, None]:
+        call, core = self._call, self._client._core
+        try:
+            while True:
+                self._open()
+                assert self._response is not None
+                assert self._decoder is not None
+                try:
+                    yield from self._read(self._response, self._decoder)
+                    return
+                except errors.StreamInterrupted as exc:
+                    # Retry only while the caller has seen nothing of this stream.
+                    delay = None if self._delivered else core.retry_delay(call, None, {})
+                    if delay is None:
+                        raise call.annotate(exc) from None
+                    self._close_response()
+                    self._ended_at = None
+                    time.sleep(delay)
+        finally:
+            self._close_response()
+
+    def _read(
+        self, response: SyncResponse, decoder: StreamDecoder
+    ) -> Iterator[ChatCompletionChunk]:
+        call = self._call
+        phase: type[errors.TimeoutError] = errors.FirstTokenTimeout
+        limit = call.first_token_timeout()
+        while True:
+            try:
+                data = response.read_chunk(limit)
+            except errors.TimeoutError:
+                raise call.timeout_error(phase) from None
+            now = time.perf_counter()
+            chunks = decoder.feed(data, now) if data else decoder.finish(now)
+            for chunk in chunks:
+                self._delivered = True
+                yield chunk
+            if decoder.error is not None:
+                raise call.annotate(decoder.error)
+            if not data or decoder.done:
+                self._ended_at = now
+                if data:
+                    _drain(response, call.read_timeout(call.timeout.idle))
+                return
+            if self._delivered:
+                phase, limit = errors.IdleTimeout, call.read_timeout(call.timeout.idle)
+            else:
+                limit = call.first_token_timeout()
+
+
+def _drain(response: SyncResponse, timeout: float | None) -> None:
+    """Read past [DONE] to the end of the body so the connection can be reused."""
+    try:
+        response.read(timeout)
+    except errors.TransportError:
+        response.close()

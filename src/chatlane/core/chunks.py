@@ -1,0 +1,88 @@
+"""Decode JSON bodies into the wire types: a strict fast path and a lenient slow path. Pure.
+
+The fast path decodes bytes straight into the structs. When a provider sends a shape the
+structs do not take (Mistral's content arrays with ``thinking`` parts, numbers as strings),
+the slow path decodes to plain data, normalises the known variants and converts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+
+from chatlane.core.errors import ResponseDecodeError
+from chatlane.core.types import ChatCompletion, ChatCompletionChunk
+
+__all__ = ["decode_chunk", "decode_completion"]
+
+T = TypeVar("T", ChatCompletion, ChatCompletionChunk)
+
+_chunk_decoder = msgspec.json.Decoder(ChatCompletionChunk)
+_completion_decoder = msgspec.json.Decoder(ChatCompletion)
+_any_decoder = msgspec.json.Decoder()
+
+
+def _flatten_text(parts: list[Any]) -> tuple[str, str]:
+    """(text, thinking) from a list of content parts, nested thinking parts included."""
+    text: list[str] = []
+    thinking: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            text.append(part)
+        elif isinstance(part, dict):
+            kind = part.get("type")
+            if kind == "thinking":
+                inner = part.get("thinking")
+                if isinstance(inner, list):
+                    thinking.append(_flatten_text(inner)[0])
+                elif isinstance(inner, str):
+                    thinking.append(inner)
+            elif isinstance(part.get("text"), str):
+                text.append(part["text"])
+    return "".join(text), "".join(thinking)
+
+
+def _normalise_message(message: Any) -> None:
+    if not isinstance(message, dict):
+        return
+    content = message.get("content")
+    if isinstance(content, list):
+        text, thinking = _flatten_text(content)
+        message["content"] = text
+        if thinking and not message.get("reasoning_content"):
+            message["reasoning_content"] = thinking
+
+
+def _normalise(payload: Any) -> Any:
+    if isinstance(payload, dict):
+        for choice in payload.get("choices") or ():
+            if isinstance(choice, dict):
+                _normalise_message(choice.get("delta"))
+                _normalise_message(choice.get("message"))
+    return payload
+
+
+def _decode(data: bytes, decoder: msgspec.json.Decoder[T], kind: type[T]) -> T:
+    try:
+        return decoder.decode(data)
+    except msgspec.ValidationError:
+        pass
+    except msgspec.DecodeError as exc:
+        raise ResponseDecodeError(f"malformed JSON in {_name(kind)}: {exc}") from None
+    try:
+        return msgspec.convert(_normalise(_any_decoder.decode(data)), kind, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ResponseDecodeError(f"unexpected {_name(kind)} shape: {exc}") from None
+
+
+def _name(kind: type[Any]) -> str:
+    return "stream chunk" if kind is ChatCompletionChunk else "completion"
+
+
+def decode_chunk(data: bytes) -> ChatCompletionChunk:
+    return _decode(data, _chunk_decoder, ChatCompletionChunk)
+
+
+def decode_completion(data: bytes) -> ChatCompletion:
+    return _decode(data, _completion_decoder, ChatCompletion)

@@ -1,0 +1,154 @@
+"""Turn an error response (status, headers, body) into the right typed error. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from chatlane.core import errors
+from chatlane.core.retry import parse_retry_after
+
+__all__ = ["ErrorContext", "api_error", "request_id_from", "stream_error"]
+
+_BY_STATUS: dict[int, type[errors.APIError]] = {
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    409: errors.ConflictError,
+    422: errors.UnprocessableEntityError,
+    429: errors.RateLimitError,
+}
+
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "apim-request-id", "x-groq-id", "cf-ray")
+
+_CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
+_CONTEXT_PHRASES = (
+    "maximum context length",
+    "context length",
+    "context window",
+    "too many tokens",
+    "prompt is too long",
+    "reduce the length",
+)
+_FILTER_CODES = frozenset(
+    {"content_filter", "content_policy_violation", "responsibleaipolicyviolation"}
+)
+
+_BODY_LIMIT = 2000
+
+
+class ErrorContext(msgspec.Struct, frozen=True):
+    """What the client knows about the call an error belongs to."""
+
+    provider: str | None = None
+    model: str | None = None
+    secret: str | None = None
+    """The API key in use, scrubbed from any provider text that echoes it."""
+
+    def scrub(self, text: str) -> str:
+        if self.secret and self.secret in text:
+            return text.replace(self.secret, "***")
+        return text
+
+
+def request_id_from(headers: Mapping[str, str]) -> str | None:
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
+
+
+def _error_fields(payload: Any) -> dict[str, Any]:
+    """The ``error`` object of a body in any of the shapes providers use."""
+    if isinstance(payload, list) and payload:  # Gemini wraps the body in a list
+        payload = payload[0]
+    if not isinstance(payload, dict):
+        return {}
+    inner = payload.get("error", payload)
+    if isinstance(inner, str):  # {"error": "message"} (Ollama, some proxies)
+        return {"message": inner}
+    if not isinstance(inner, dict):
+        return {}
+    if "message" not in inner and isinstance(payload.get("message"), str):
+        inner = {**inner, "message": payload["message"]}
+    return inner
+
+
+def _as_optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _refine(cls: type[errors.APIError], fields: Mapping[str, Any]) -> type[errors.APIError]:
+    """Pick the subclass that says what a 400 means (context too long, content filtered)."""
+    if cls is not errors.BadRequestError:
+        return cls
+    code = str(fields.get("code") or "").lower()
+    message = str(fields.get("message") or "").lower()
+    if code in _CONTEXT_CODES or any(phrase in message for phrase in _CONTEXT_PHRASES):
+        return errors.ContextLengthExceededError
+    if code in _FILTER_CODES or "content management policy" in message:
+        return errors.ContentFilterError
+    return cls
+
+
+def api_error(
+    status: int, headers: Mapping[str, str], body: bytes, context: ErrorContext
+) -> errors.APIError:
+    """The typed error for an HTTP error response. ``headers`` must have lower-case names."""
+    text = context.scrub(body[:_BODY_LIMIT].decode("utf-8", "replace"))
+    try:
+        fields = _error_fields(msgspec.json.decode(body))
+    except msgspec.DecodeError:
+        fields = {}
+    cls = _BY_STATUS.get(status)
+    if cls is None:
+        cls = errors.InternalServerError if status >= 500 else errors.APIError
+    cls = _refine(cls, fields)
+    raw_message = fields.get("message")
+    if isinstance(raw_message, str) and raw_message:
+        message = context.scrub(raw_message)
+    elif "html" in headers.get("content-type", "") or text.lstrip().startswith("<"):
+        message = f"HTTP {status} with an HTML page instead of an API error body"
+    else:
+        message = f"HTTP {status}: {text[:200]}" if text else f"HTTP {status}"
+    error = cls(
+        message,
+        provider=context.provider,
+        model=context.model,
+        status=status,
+        request_id=request_id_from(headers),
+        code=fields.get("code"),
+        type=_as_optional_str(fields.get("type")),
+        param=_as_optional_str(fields.get("param")),
+        body=text,
+    )
+    if isinstance(error, errors.RateLimitError):
+        error.retry_after = parse_retry_after(headers)
+    return error
+
+
+def stream_error(
+    payload: bytes, context: ErrorContext, *, request_id: str | None
+) -> errors.StreamError:
+    """The typed error for an error sent inside a 200 stream."""
+    try:
+        fields = _error_fields(msgspec.json.decode(payload))
+    except msgspec.DecodeError:
+        fields = {"message": payload[:200].decode("utf-8", "replace")}
+    message = context.scrub(str(fields.get("message") or "error event in the stream"))
+    status = fields.get("status_code") or fields.get("status")
+    return errors.StreamError(
+        message,
+        provider=context.provider,
+        model=context.model,
+        status=status if isinstance(status, int) else None,
+        request_id=request_id,
+        code=fields.get("code"),
+        type=_as_optional_str(fields.get("type")),
+        param=_as_optional_str(fields.get("param")),
+        body=context.scrub(payload[:_BODY_LIMIT].decode("utf-8", "replace")),
+    )

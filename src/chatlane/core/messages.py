@@ -1,0 +1,249 @@
+"""Chat messages: typed shapes for callers, helpers to build them, and their validation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, NotRequired, Required, TypedDict
+
+import msgspec
+
+from chatlane.core.errors import RequestValidationError
+from chatlane.core.types import Message
+
+__all__ = [
+    "AssistantMessageParam",
+    "ContentPart",
+    "MessageParam",
+    "SystemMessageParam",
+    "ToolMessageParam",
+    "UserMessageParam",
+    "assistant",
+    "image_part",
+    "system",
+    "text_part",
+    "tool_result",
+    "user",
+    "validate_messages",
+]
+
+
+class TextPart(TypedDict):
+    type: Literal["text"]
+    text: str
+
+
+class ImageURL(TypedDict, total=False):
+    url: Required[str]
+    detail: Literal["auto", "low", "high"]
+
+
+class ImagePart(TypedDict):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+ContentPart = TextPart | ImagePart
+
+
+class SystemMessageParam(TypedDict):
+    role: Literal["system", "developer"]
+    content: str | list[TextPart]
+    name: NotRequired[str]
+
+
+class UserMessageParam(TypedDict):
+    role: Literal["user"]
+    content: str | list[ContentPart]
+    name: NotRequired[str]
+
+
+class FunctionCallParam(TypedDict):
+    name: str
+    arguments: str
+
+
+class ToolCallParam(TypedDict):
+    id: str
+    type: Literal["function"]
+    function: FunctionCallParam
+
+
+class AssistantMessageParam(TypedDict, total=False):
+    role: Required[Literal["assistant"]]
+    content: str | list[TextPart] | None
+    tool_calls: list[ToolCallParam]
+    refusal: str | None
+    name: str
+    prefix: bool  # Mistral: continue from this partial assistant message
+
+
+class ToolMessageParam(TypedDict):
+    role: Literal["tool"]
+    tool_call_id: str
+    content: str | list[TextPart]
+
+
+MessageParam = (
+    SystemMessageParam
+    | UserMessageParam
+    | AssistantMessageParam
+    | ToolMessageParam
+    | Message
+    | Mapping[str, Any]
+)
+"""A message as a caller gives it: one of the typed dicts, a returned ``Message``, or any
+mapping of the same shape (validated before sending)."""
+
+
+def system(content: str) -> SystemMessageParam:
+    return {"role": "system", "content": content}
+
+
+def user(content: str | list[ContentPart]) -> UserMessageParam:
+    return {"role": "user", "content": content}
+
+
+def assistant(
+    content: str | None = None, *, tool_calls: Sequence[ToolCallParam] | None = None
+) -> AssistantMessageParam:
+    message: AssistantMessageParam = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = list(tool_calls)
+    return message
+
+
+def tool_result(tool_call_id: str, content: str) -> ToolMessageParam:
+    return {"role": "tool", "tool_call_id": tool_call_id, "content": content}
+
+
+def text_part(text: str) -> TextPart:
+    return {"type": "text", "text": text}
+
+
+def image_part(url: str, detail: Literal["auto", "low", "high"] = "auto") -> ImagePart:
+    return {"type": "image_url", "image_url": {"url": url, "detail": detail}}
+
+
+# Validation schema: strict shapes checked by msgspec; unknown keys pass (providers add some).
+class _Text(msgspec.Struct, tag_field="type", tag="text"):
+    text: str
+
+
+class _ImageURL(msgspec.Struct):
+    url: str
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class _Image(msgspec.Struct, tag_field="type", tag="image_url"):
+    image_url: _ImageURL
+
+
+class _InputAudio(msgspec.Struct, tag_field="type", tag="input_audio"):
+    input_audio: dict[str, Any]
+
+
+class _File(msgspec.Struct, tag_field="type", tag="file"):
+    file: dict[str, Any]
+
+
+_UserPart = _Text | _Image | _InputAudio | _File
+
+
+class _Function(msgspec.Struct):
+    name: str
+    arguments: str
+
+
+class _ToolCall(msgspec.Struct):
+    id: str
+    function: _Function
+    type: Literal["function"] = "function"
+
+
+class _System(msgspec.Struct, tag_field="role", tag="system"):
+    content: str | list[_Text]
+    name: str | None = None
+
+
+class _Developer(msgspec.Struct, tag_field="role", tag="developer"):
+    content: str | list[_Text]
+    name: str | None = None
+
+
+class _User(msgspec.Struct, tag_field="role", tag="user"):
+    content: str | list[_UserPart]
+    name: str | None = None
+
+
+class _Assistant(msgspec.Struct, tag_field="role", tag="assistant"):
+    content: str | list[_Text] | None = None
+    tool_calls: list[_ToolCall] | None = None
+    refusal: str | None = None
+    name: str | None = None
+    prefix: bool | None = None
+
+
+class _Tool(msgspec.Struct, tag_field="role", tag="tool"):
+    tool_call_id: str
+    content: str | list[_Text]
+
+
+_AnyMessage = _System | _Developer | _User | _Assistant | _Tool
+_ROLES = "system, developer, user, assistant, tool"
+
+
+def _field_path(index: int, msgspec_error: str) -> tuple[str, str]:
+    """Rewrite msgspec's "... - at `$.x`" into a message and a field path under messages[i]."""
+    text, _, where = msgspec_error.partition(" - at `$")
+    path = f"messages[{index}]{where.rstrip('`')}"
+    missing = text.partition("missing required field `")[2].rstrip("`")
+    if missing:
+        path = f"{path}.{missing}"
+    return text, path
+
+
+def validate_messages(messages: Sequence[MessageParam]) -> None:
+    """Raise ``RequestValidationError`` naming the first malformed message field."""
+    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):  # type: ignore[unreachable]
+        raise RequestValidationError("messages must be a list of messages", field="messages")
+    if not messages:
+        raise RequestValidationError("messages must not be empty", field="messages")
+    open_calls: set[str] = set()
+    for index, message in enumerate(messages):
+        if isinstance(message, Message):
+            open_calls = {call.id for call in message.tool_calls or ()}
+            continue
+        if not isinstance(message, Mapping):
+            raise RequestValidationError(
+                f"messages[{index}] must be a mapping or a Message, not {type(message).__name__}",
+                field=f"messages[{index}]",
+            )
+        try:
+            checked = msgspec.convert(message, _AnyMessage, strict=True)
+        except msgspec.ValidationError as exc:
+            text = str(exc)
+            if (
+                "Invalid value" in text and "`$.role`" in text
+            ) or "missing required field `role`" in text:
+                raise RequestValidationError(
+                    f"messages[{index}].role must be one of: {_ROLES}",
+                    field=f"messages[{index}].role",
+                ) from None
+            reason, path = _field_path(index, text)
+            raise RequestValidationError(f"{path}: {reason}", field=path) from None
+        if isinstance(checked, _Assistant):
+            open_calls = {call.id for call in checked.tool_calls or ()}
+            if checked.content is None and not checked.tool_calls:
+                raise RequestValidationError(
+                    f"messages[{index}]: an assistant message needs content or tool_calls",
+                    field=f"messages[{index}].content",
+                )
+        elif isinstance(checked, _Tool):
+            if checked.tool_call_id not in open_calls:
+                raise RequestValidationError(
+                    f"messages[{index}].tool_call_id {checked.tool_call_id!r} answers no tool call"
+                    " of the preceding assistant message",
+                    field=f"messages[{index}].tool_call_id",
+                )
+        else:
+            open_calls = set()

@@ -1,0 +1,207 @@
+"""From stream bytes to timed chunks, the merged completion and a timing summary. Pure.
+
+``StreamDecoder.feed(bytes, now)`` returns the chunks that are ready; the caller supplies the
+clock, so this module never reads time or sockets. A chunk that looks final (every choice
+finished, or no choices) is held until the next event shows whether more follows: that is
+how ``is_last_chunk`` is known exactly without delaying content chunks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from dataclasses import dataclass
+
+from chatlane.core.accumulate import ChunkAccumulator
+from chatlane.core.chunks import decode_chunk
+from chatlane.core.error_mapping import ErrorContext, stream_error
+from chatlane.core.errors import ChatlaneError, ResponseDecodeError, StreamInterrupted
+from chatlane.core.sse import DONE, ServerSentEvent, SSEDecoder
+from chatlane.core.types import ChatCompletionChunk
+
+__all__ = ["StreamDecoder", "StreamSummary"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSummary:
+    """Timing of one stream, in seconds.
+
+    ``time_to_first_token`` is measured to the first chunk that carries content, reasoning,
+    a refusal or a tool call (not an empty role-only chunk). Inter-chunk figures cover the
+    gaps between chunks after that one. ``tokens_per_second`` is completion tokens divided by
+    the generation time after the first token; completion tokens come from the provider's
+    usage, or are estimated as one per content chunk when it sent none
+    (``usage_reported`` says which).
+    """
+
+    time_to_first_token: float | None
+    total_time: float
+    chunk_count: int
+    inter_chunk_p50: float | None
+    inter_chunk_p95: float | None
+    inter_chunk_max: float | None
+    completion_tokens: int
+    usage_reported: bool
+    tokens_per_second: float | None
+
+
+def _percentile(sorted_values: list[float], fraction: float) -> float:
+    position = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[position]
+
+
+class StreamDecoder:
+    """Incremental: bytes in, timed chunks out; keeps the accumulator and timing as it goes."""
+
+    __slots__ = (
+        "_arrivals",
+        "_chunk_count",
+        "_content_chunks",
+        "_held",
+        "_last_arrival",
+        "_sse",
+        "accumulator",
+        "context",
+        "done",
+        "error",
+        "first_token_at",
+        "request_id",
+        "started",
+    )
+
+    def __init__(
+        self, started: float, context: ErrorContext, *, request_id: str | None = None
+    ) -> None:
+        self.started = started
+        self.context = context
+        self.request_id = request_id
+        self.accumulator = ChunkAccumulator()
+        self.done = False
+        """True once the stream's end ([DONE] or an error) was seen."""
+        self.error: ChatlaneError | None = None
+        """An error found in the stream; raise it after delivering the chunks returned with it."""
+        self.first_token_at: float | None = None
+        self._sse = SSEDecoder()
+        self._held: ChatCompletionChunk | None = None
+        self._last_arrival = started
+        self._arrivals: list[float] = []
+        self._content_chunks = 0
+        self._chunk_count = 0
+
+    def feed(self, data: bytes, now: float) -> list[ChatCompletionChunk]:
+        return self._handle(self._sse.feed(data), now)
+
+    def finish(self, now: float) -> list[ChatCompletionChunk]:
+        """End of the byte stream: release what is buffered."""
+        ready = self._handle(self._sse.flush(), now)
+        if not self.done and self.error is None and not self._looks_complete():
+            self._fail(StreamInterrupted("the stream ended before it was complete"), ready)
+            return ready
+        held = self._release(last=True)
+        if held is not None:
+            ready.append(held)
+        self.done = True
+        return ready
+
+    def _looks_complete(self) -> bool:
+        """At EOF without [DONE]: a finish reason or usage means nothing was lost."""
+        return (
+            self._held is not None
+            or self.accumulator.usage is not None
+            or any(parts.finish_reason for parts in self.accumulator.choice_parts())
+        )
+
+    def _release(self, *, last: bool) -> ChatCompletionChunk | None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            held.is_last_chunk = last
+        return held
+
+    def _handle(self, events: list[ServerSentEvent], now: float) -> list[ChatCompletionChunk]:
+        ready: list[ChatCompletionChunk] = []
+        for event in events:
+            if self.done:
+                break
+            data = event.data
+            if data == DONE:
+                self.done = True
+                held = self._release(last=True)
+                if held is not None:
+                    ready.append(held)
+                break
+            if event.event == "error":
+                self._fail(stream_error(data, self.context, request_id=self.request_id), ready)
+                break
+            try:
+                chunk = decode_chunk(data)
+            except ResponseDecodeError as exc:
+                exc.provider, exc.model = self.context.provider, self.context.model
+                self._fail(exc, ready)
+                break
+            if chunk.error is not None:
+                if chunk.usage is not None:
+                    self.accumulator.usage = chunk.usage
+                self._fail(stream_error(data, self.context, request_id=self.request_id), ready)
+                break
+            self._stamp(chunk, now)
+            held = self._release(last=False)
+            if held is not None:
+                ready.append(held)
+            choices = chunk.choices
+            if not choices or all(choice.finish_reason for choice in choices):
+                self._held = chunk
+            else:
+                ready.append(chunk)
+        return ready
+
+    def _fail(self, error: ChatlaneError, ready: list[ChatCompletionChunk]) -> None:
+        self.done = True
+        self.error = error
+        held = self._release(last=False)
+        if held is not None:
+            ready.append(held)
+
+    def _stamp(self, chunk: ChatCompletionChunk, now: float) -> None:
+        chunk.chunk_latency = now - self._last_arrival
+        chunk.total_latency = now - self.started
+        self._last_arrival = now
+        self._chunk_count += 1
+        self.accumulator.add(chunk)
+        if self.first_token_at is None:
+            for choice in chunk.choices:
+                delta = choice.delta
+                if (
+                    delta.content
+                    or delta.tool_calls
+                    or delta.reasoning_content
+                    or delta.reasoning
+                    or delta.refusal
+                ):
+                    self.first_token_at = now
+                    break
+        if self.first_token_at is not None:
+            self._arrivals.append(now)
+            if chunk.choices and chunk.choices[0].delta.content:
+                self._content_chunks += 1
+
+    def summary(self, now: float) -> StreamSummary:
+        """Timing so far; ``now`` is the end time when the stream is over."""
+        first = self.first_token_at
+        arrivals = self._arrivals
+        gaps = sorted(b - a for a, b in itertools.pairwise(arrivals))
+        usage = self.accumulator.usage
+        tokens = usage.completion_tokens if usage is not None else self._content_chunks
+        end = arrivals[-1] if arrivals else now
+        generation = end - first if first is not None else 0.0
+        return StreamSummary(
+            time_to_first_token=None if first is None else first - self.started,
+            total_time=now - self.started,
+            chunk_count=self._chunk_count,
+            inter_chunk_p50=statistics.median(gaps) if gaps else None,
+            inter_chunk_p95=_percentile(gaps, 0.95) if gaps else None,
+            inter_chunk_max=gaps[-1] if gaps else None,
+            completion_tokens=tokens,
+            usage_reported=usage is not None,
+            tokens_per_second=tokens / generation if generation > 0 else None,
+        )

@@ -1,0 +1,107 @@
+"""Providers as data rows: where they live, how they authenticate, how their wire differs.
+
+Adding an OpenAI-compatible provider is adding a row. Model-specific quirks belong to
+profiles, not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from chatlane.core.request import WireDialect
+
+__all__ = ["PROVIDERS", "Provider", "get_provider"]
+
+_OPENAI_ONLY = frozenset({"safe_prompt", "prompt_mode"})
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    name: str
+    base_url: str
+    api_key_env: str | None
+    """Environment variable holding the key."""
+    key_required: bool = True
+    """Local servers (Ollama, vLLM, llama.cpp) run without a key by default."""
+    base_url_env: str | None = None
+    """Environment variable that overrides ``base_url``."""
+    auth: Literal["bearer", "api-key"] = "bearer"
+    dialect: WireDialect = field(default_factory=WireDialect)
+    deployment_urls: bool = False
+    """Azure: the model names a deployment in the URL path, with an ``api-version`` query."""
+    foreign_model_ids: bool = False
+    """Model ids contain "vendor/" prefixes of their own (OpenRouter, Together)."""
+
+
+_MISTRAL = WireDialect(
+    drop=frozenset({"user", "stream_options", "logprobs", "top_logprobs"}),
+    rename={"seed": "random_seed", "max_completion_tokens": "max_tokens"},
+    stream_usage=False,  # Mistral puts usage on the last chunk without being asked
+)
+_ANTHROPIC = WireDialect(
+    # Anthropic's compatibility layer ignores or rejects these.
+    drop=_OPENAI_ONLY
+    | {"logprobs", "top_logprobs", "seed", "presence_penalty", "frequency_penalty"},
+)
+
+PROVIDERS: dict[str, Provider] = {
+    row.name: row
+    for row in (
+        Provider(
+            "openai", "https://api.openai.com/v1", "OPENAI_API_KEY", base_url_env="OPENAI_BASE_URL"
+        ),
+        Provider(
+            "azure",
+            "",
+            "AZURE_OPENAI_API_KEY",
+            base_url_env="AZURE_OPENAI_ENDPOINT",
+            auth="api-key",
+            deployment_urls=True,
+        ),
+        Provider("mistral", "https://api.mistral.ai/v1", "MISTRAL_API_KEY", dialect=_MISTRAL),
+        Provider("groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY"),
+        Provider(
+            "together", "https://api.together.xyz/v1", "TOGETHER_API_KEY", foreign_model_ids=True
+        ),
+        Provider(
+            "openrouter",
+            "https://openrouter.ai/api/v1",
+            "OPENROUTER_API_KEY",
+            foreign_model_ids=True,
+        ),
+        Provider("deepseek", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+        Provider(
+            "anthropic", "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY", dialect=_ANTHROPIC
+        ),
+        Provider(
+            "ollama",
+            "http://127.0.0.1:11434/v1",
+            "OLLAMA_API_KEY",
+            key_required=False,
+            base_url_env="OLLAMA_BASE_URL",
+        ),
+        Provider(
+            "vllm",
+            "http://127.0.0.1:8000/v1",
+            "VLLM_API_KEY",
+            key_required=False,
+            base_url_env="VLLM_BASE_URL",
+            foreign_model_ids=True,
+        ),
+        Provider(
+            "llamacpp",
+            "http://127.0.0.1:8080/v1",
+            "LLAMACPP_API_KEY",
+            key_required=False,
+            base_url_env="LLAMACPP_BASE_URL",
+        ),
+    )
+}
+
+COMPATIBLE = Provider("openai-compatible", "", None, key_required=False)
+"""Any server reached through an explicit ``base_url``."""
+
+
+def get_provider(name: str) -> Provider | None:
+    return PROVIDERS.get(name.lower())

@@ -1,0 +1,144 @@
+"""The sync transport: urllib3's thread-safe connection pools.
+
+urllib3 keeps connections alive per host, is safe to share across threads and verifies TLS
+with certifi/system roots by default. Proxies come from the usual environment variables
+(HTTPS_PROXY, HTTP_PROXY, NO_PROXY), as urllib3 does not read them itself.
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+
+from chatlane.core import errors
+from chatlane.transport.base import HTTPRequest
+
+__all__ = ["Urllib3Transport"]
+
+_READ_SIZE = 65536
+
+
+class Urllib3Response:
+    __slots__ = ("_response",)
+
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
+        self._response = response
+
+    @property
+    def status(self) -> int:
+        return self._response.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._response.headers
+
+    def _set_timeout(self, timeout: float | None) -> None:
+        connection = self._response.connection
+        sock = getattr(connection, "sock", None)
+        if isinstance(sock, socket.socket):
+            sock.settimeout(timeout)
+
+    def read(self, timeout: float | None) -> bytes:
+        self._set_timeout(timeout)
+        try:
+            data = self._response.read()
+        except ReadTimeoutError:
+            self.close()
+            raise errors.TimeoutError("timed out reading the response body") from None
+        except (ProtocolError, HTTPError, OSError) as exc:
+            self.close()
+            raise errors.StreamInterrupted(f"connection broke while reading: {exc}") from None
+        self._response.release_conn()
+        return data
+
+    def read_chunk(self, timeout: float | None) -> bytes:
+        self._set_timeout(timeout)
+        try:
+            data = self._response.read1(_READ_SIZE)
+        except (ReadTimeoutError, TimeoutError):
+            self.close()
+            raise errors.TimeoutError("timed out waiting for stream data") from None
+        except (ProtocolError, HTTPError, OSError) as exc:
+            self.close()
+            raise errors.StreamInterrupted(f"connection broke during the stream: {exc}") from None
+        if not data:
+            self._response.release_conn()
+        return data
+
+    def close(self) -> None:
+        # Closing (not draining) drops a connection whose stream was not read to the end.
+        self._response.close()
+        self._response.release_conn()
+
+
+class Urllib3Transport:
+    """Sync HTTP over urllib3. ``verify=False`` disables TLS checks (never by default)."""
+
+    def __init__(self, *, verify: bool = True, max_connections: int = 32) -> None:
+        self._maxsize = max_connections
+        self._cert_reqs = "CERT_REQUIRED" if verify else "CERT_NONE"
+        self._direct = urllib3.PoolManager(
+            maxsize=max_connections, block=False, cert_reqs=self._cert_reqs
+        )
+        self._proxies: dict[str, urllib3.ProxyManager] = {}
+        self._env_proxies = urllib.request.getproxies()
+
+    def _manager(self, url: str) -> urllib3.PoolManager:
+        parts = urlsplit(url)
+        proxy = self._env_proxies.get(parts.scheme)
+        if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+            return self._direct
+        manager = self._proxies.get(proxy)
+        if manager is None:
+            manager = self._proxies[proxy] = urllib3.ProxyManager(
+                proxy, maxsize=self._maxsize, block=False, cert_reqs=self._cert_reqs
+            )
+        return manager
+
+    def send(
+        self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
+    ) -> Urllib3Response:
+        try:
+            response = self._manager(request.url).urlopen(
+                request.method,
+                request.url,
+                body=request.body,
+                headers=dict(request.headers),
+                preload_content=False,
+                retries=False,
+                redirect=False,
+                timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+            )
+        except ConnectTimeoutError:
+            raise errors.ConnectTimeout("timed out connecting") from None
+        except ReadTimeoutError:
+            raise errors.TimeoutError("timed out waiting for the response") from None
+        except NewConnectionError as exc:
+            raise errors.ConnectError(f"could not connect: {_reason(exc)}") from None
+        except (ProtocolError, HTTPError, OSError) as exc:
+            raise errors.ConnectError(f"connection failed: {_reason(exc)}") from None
+        return Urllib3Response(response)
+
+    def close(self) -> None:
+        self._direct.clear()
+        for manager in self._proxies.values():
+            manager.clear()
+
+
+def _reason(exc: BaseException) -> str:
+    # urllib3 messages embed the pool object's repr; the innermost cause reads better.
+    inner: BaseException = exc
+    while inner.__context__ is not None and not isinstance(inner, ConnectionError):
+        inner = inner.__context__
+    return str(inner) or type(inner).__name__
