@@ -138,21 +138,29 @@ class ClientCore:
         return endpoint
 
     def route(self, model: str, provider: str | None) -> tuple[Endpoint, str]:
-        """The endpoint for a call and the model name that provider knows."""
-        prefix, slash, rest = model.partition("/")
+        """The endpoint for a call and the model name that provider knows.
+
+        "provider/model" routes to that provider when the client is not tied to one (no
+        provider= or base_url=) and its default provider does not use "vendor/" model ids
+        itself (OpenRouter, Together); otherwise the name goes to the default endpoint as is,
+        minus a prefix naming that endpoint's own provider.
+        """
+        default = self.default
         if provider is not None:
-            endpoint = self.default if self.default and self.default.provider == provider else None
+            endpoint = default if default and default.provider == provider else None
             if endpoint is None:
                 endpoint = self._endpoint(provider)
-            return endpoint, rest if slash and prefix == endpoint.provider else model
-        known = slash and rest and get_provider(prefix) is not None
-        if known and self.default is not None and self.default.provider == prefix.lower():
-            return self.default, rest
-        if known and not self.bound:
-            return self._endpoint(prefix.lower()), rest
-        if self.default is None:
+            return endpoint, _strip(model, endpoint.provider)
+        prefix, slash, rest = model.partition("/")
+        prefix = prefix.lower()
+        if default is not None and slash and prefix == default.provider:
+            return default, rest
+        routable = not self.bound and not (default is not None and default.foreign_model_ids)
+        if routable and slash and rest and get_provider(prefix) is not None:
+            return self._endpoint(prefix), rest
+        if default is None:
             raise errors.ConfigurationError(_NO_PROVIDER)
-        return self.default, model
+        return default, model
 
     def prepare(self, params: Mapping[str, Any], *, stream: bool) -> Call:
         """Validate and build the request; nothing is sent."""
@@ -225,6 +233,11 @@ class ClientCore:
 
     def stream_decoder(self, call: Call, headers: Mapping[str, str]) -> StreamDecoder:
         return StreamDecoder(call.started, call.context, request_id=request_id_from(headers))
+
+
+def _strip(model: str, provider: str) -> str:
+    prefix, slash, rest = model.partition("/")
+    return rest if slash and prefix.lower() == provider else model
 
 
 RETRYABLE_TRANSPORT = (errors.ConnectError, errors.ConnectTimeout)

@@ -29,6 +29,7 @@ class Endpoint:
     secret: str | None = field(repr=False)
     deployment_urls: bool = False
     api_version: str | None = None
+    foreign_model_ids: bool = False
 
     def chat_url(self, model: str) -> str:
         if self.deployment_urls:
@@ -117,4 +118,5 @@ def resolve_endpoint(
         secret=key or None,
         deployment_urls=row.deployment_urls,
         api_version=version,
+        foreign_model_ids=row.foreign_model_ids,
     )

@@ -74,7 +74,9 @@ class SSEDecoder:
             name, colon, value = line.partition(b":")
             if colon and value.startswith(b" "):
                 value = value[1:]
-            if name == b"event":
+            if name == b"data":
+                data.append(value)
+            elif name == b"event":
                 self._event = value.decode("utf-8", "replace")
             elif name == b"id" and b"\0" not in value:
                 self._id = value.decode("utf-8", "replace")

@@ -59,10 +59,22 @@ PROVIDERS: dict[str, Provider] = {
             auth="api-key",
             deployment_urls=True,
         ),
-        Provider("mistral", "https://api.mistral.ai/v1", "MISTRAL_API_KEY", dialect=_MISTRAL),
-        Provider("groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY"),
         Provider(
-            "together", "https://api.together.xyz/v1", "TOGETHER_API_KEY", foreign_model_ids=True
+            "mistral",
+            "https://api.mistral.ai/v1",
+            "MISTRAL_API_KEY",
+            base_url_env="MISTRAL_BASE_URL",
+            dialect=_MISTRAL,
+        ),
+        Provider(
+            "groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY", base_url_env="GROQ_BASE_URL"
+        ),
+        Provider(
+            "together",
+            "https://api.together.xyz/v1",
+            "TOGETHER_API_KEY",
+            base_url_env="TOGETHER_BASE_URL",
+            foreign_model_ids=True,
         ),
         Provider(
             "openrouter",
@@ -70,7 +82,12 @@ PROVIDERS: dict[str, Provider] = {
             "OPENROUTER_API_KEY",
             foreign_model_ids=True,
         ),
-        Provider("deepseek", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+        Provider(
+            "deepseek",
+            "https://api.deepseek.com/v1",
+            "DEEPSEEK_API_KEY",
+            base_url_env="DEEPSEEK_BASE_URL",
+        ),
         Provider(
             "anthropic", "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY", dialect=_ANTHROPIC
         ),

@@ -1,0 +1,1 @@
+"""Provider rows (see registry)."""

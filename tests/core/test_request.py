@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from chatlane.core.errors import RequestValidationError
+from chatlane.core.request import WireDialect, build_body
+from chatlane.providers.registry import PROVIDERS
+
+USER = {"role": "user", "content": "Hi"}
+CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+
+
+def body_of(params: dict[str, Any], dialect: WireDialect | None = None, **kw: Any) -> Any:
+    raw = build_body(
+        params, model="m", dialect=dialect or WireDialect(), stream=kw.get("stream", False)
+    )
+    return msgspec.json.decode(raw)
+
+
+def rejects(params: dict[str, Any], field: str, match: str) -> None:
+    with pytest.raises(RequestValidationError, match=match) as info:
+        body_of({"model": "m", **params})
+    assert info.value.field == field
+
+
+def test_full_request_is_encoded_as_given() -> None:
+    params = {
+        "model": "m",
+        "messages": [{"role": "system", "content": "Be brief"}, USER],
+        "tools": [TOOL],
+        "tool_choice": {"type": "function", "function": {"name": "f"}},
+        "parallel_tool_calls": False,
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "x", "schema": {"type": "object"}, "strict": True},
+        },
+        "max_tokens": 10,
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "frequency_penalty": 0.1,
+        "presence_penalty": -0.1,
+        "n": 2,
+        "stop": ["\n\n"],
+        "seed": 7,
+        "user": "u-1",
+    }
+    body = body_of(params)
+    assert body == {**params}
+
+
+def test_none_values_are_not_sent() -> None:
+    assert body_of({"model": "m", "messages": [USER], "temperature": None}) == {
+        "model": "m",
+        "messages": [USER],
+    }
+
+
+def test_stream_asks_for_usage_where_supported() -> None:
+    body = body_of({"model": "m", "messages": [USER]}, stream=True)
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    mistral = body_of({"model": "m", "messages": [USER]}, PROVIDERS["mistral"].dialect, stream=True)
+    assert "stream_options" not in mistral
+
+
+def test_mistral_fields_go_to_mistral_only() -> None:
+    params = {"model": "m", "messages": [USER], "safe_prompt": True, "random_seed": 7}
+    assert body_of(params, PROVIDERS["mistral"].dialect) == {**params}
+    openai = body_of(params, PROVIDERS["openai"].dialect)
+    assert "safe_prompt" not in openai
+    assert openai["seed"] == 7
+    assert "random_seed" not in openai
+
+
+def test_seed_becomes_random_seed_for_mistral() -> None:
+    body = body_of({"model": "m", "messages": [USER], "seed": 3}, PROVIDERS["mistral"].dialect)
+    assert body["random_seed"] == 3
+    assert "seed" not in body
+
+
+def test_extra_body_is_merged_last() -> None:
+    body = body_of({"model": "m", "messages": [USER], "extra_body": {"top_k": 5, "n": 3}, "n": 1})
+    assert body["top_k"] == 5
+    assert body["n"] == 3
+
+
+def test_client_only_keys_never_reach_the_body() -> None:
+    body = body_of({"model": "m", "messages": [USER], "extra_headers": {"x": "1"}, "timeout": 5.0})
+    assert set(body) == {"model", "messages"}
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "match"),
+    [
+        ({"messages": []}, "messages", "must not be empty"),
+        ({"messages": "hi"}, "messages", "list of messages"),
+        ({"messages": [{"content": "x"}]}, "messages[0].role", "role must be one of"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role", "one of"),
+        ({"messages": [{"role": "user"}]}, "messages[0].content", "content"),
+        ({"messages": [{"role": "user", "content": 5}]}, "messages[0].content", "Expected"),
+        (
+            {"messages": [USER, {"role": "tool", "content": "42"}]},
+            "messages[1].tool_call_id",
+            "tool_call_id",
+        ),
+        (
+            {"messages": [USER, {"role": "tool", "tool_call_id": "nope", "content": "42"}]},
+            "messages[1].tool_call_id",
+            "answers no tool call",
+        ),
+        (
+            {"messages": [USER, {"role": "assistant"}]},
+            "messages[1].content",
+            "needs content or tool_calls",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+            "messages[0].content[0].image_url",
+            "image_url",
+        ),
+        ({"messages": [USER], "temperature": 2.5}, "temperature", "between 0 and 2"),
+        ({"messages": [USER], "temperature": "hot"}, "temperature", "must be a number"),
+        ({"messages": [USER], "top_p": 1.5}, "top_p", "between 0 and 1"),
+        ({"messages": [USER], "presence_penalty": -3}, "presence_penalty", "between -2 and 2"),
+        ({"messages": [USER], "max_tokens": 0}, "max_tokens", "positive integer"),
+        ({"messages": [USER], "n": 1.5}, "n", "positive integer"),
+        ({"messages": [USER], "seed": "7"}, "seed", "integer"),
+        ({"messages": [USER], "stop": [1]}, "stop", "list of strings"),
+        (
+            {"messages": [USER], "parallel_tool_calls": "yes"},
+            "parallel_tool_calls",
+            "true or false",
+        ),
+        ({"messages": [USER], "tools": [{"type": "function"}]}, "tools[0].function", "required"),
+        (
+            {"messages": [USER], "tools": [{"type": "function", "function": {"name": "a b"}}]},
+            "tools[0].function.name",
+            "must match",
+        ),
+        ({"messages": [USER], "tools": [TOOL, TOOL]}, "tools[1].function.name", "duplicate"),
+        ({"messages": [USER], "tool_choice": "required"}, "tool_choice", "needs tools"),
+        (
+            {
+                "messages": [USER],
+                "tools": [TOOL],
+                "tool_choice": {"type": "function", "function": {"name": "g"}},
+            },
+            "tool_choice",
+            "not in tools",
+        ),
+        ({"messages": [USER], "tool_choice": "sometimes"}, "tool_choice", "must be"),
+        ({"messages": [USER], "response_format": {"type": "xml"}}, "response_format", "type"),
+        (
+            {"messages": [USER], "response_format": {"type": "json_schema"}},
+            "response_format.json_schema.name",
+            "required",
+        ),
+        ({"messages": [USER], "temprature": 1}, "temprature", "unknown parameter"),
+        ({"messages": [USER], "extra_body": {"x": object()}}, None, "JSON-serializable"),
+    ],
+)
+def test_malformed_requests_name_the_field(params: dict[str, Any], field: str, match: str) -> None:
+    rejects(params, field, match)
+
+
+def test_model_is_required() -> None:
+    with pytest.raises(RequestValidationError, match="model") as info:
+        build_body({"messages": [USER]}, model="m", dialect=WireDialect(), stream=False)
+    assert info.value.field == "model"
+
+
+def test_tool_results_following_assistant_tool_calls_are_valid() -> None:
+    messages = [
+        USER,
+        {"role": "assistant", "content": None, "tool_calls": [CALL]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "42"},
+        {"role": "assistant", "content": "It is 42."},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "and"},
+                {"type": "image_url", "image_url": {"url": "data:,"}},
+            ],
+        },
+    ]
+    assert body_of({"model": "m", "messages": messages})["messages"] == messages
+
+
+def test_validation_errors_are_value_errors() -> None:
+    with pytest.raises(ValueError, match="temperature"):
+        body_of({"model": "m", "messages": [USER], "temperature": 9})

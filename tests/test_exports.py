@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import chatlane
+
+SRC = pathlib.Path(chatlane.__file__).parent
+
+
+def test_all_is_sorted_and_unique() -> None:
+    names = list(chatlane.__all__)
+
+    # isort-style, as ruff's RUF022 keeps it: CONSTANTS, then Classes, then functions.
+    def group(name: str) -> tuple[int, str]:
+        return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+    assert names == sorted(names, key=group)
+    assert len(names) == len(set(names))
+
+
+def test_every_public_name_is_exported_and_resolves() -> None:
+    for name in chatlane.__all__:
+        assert getattr(chatlane, name) is not None, name
+    public = {name for name in vars(chatlane) if not name.startswith("_")}
+    modules = {"async_client", "client", "core", "endpoints", "ping", "providers", "transport"}
+    assert public - modules == set(chatlane.__all__) - {"__version__"}
+
+
+def test_core_imports_no_outer_layer() -> None:
+    """core/ is pure: it may import only itself, the standard library and msgspec."""
+    for path in (SRC / "core").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                module = node.module
+            elif isinstance(node, ast.Import):
+                module = node.names[0].name
+            else:
+                continue
+            if module.startswith("chatlane"):
+                assert module.startswith("chatlane.core"), f"{path.name} imports {module}"
+            else:
+                assert module.split(".")[0] not in {"urllib3", "aiohttp", "socket", "asyncio"}, (
+                    f"{path.name} imports {module}"
+                )
+
+
+def test_package_is_typed() -> None:
+    assert (SRC / "py.typed").exists()
