@@ -142,6 +142,7 @@ class AsyncChatStream:
         self._iterator: AsyncGenerator[ChatCompletionChunk, None] | None = None
         self._delivered = False
         self._ended_at: float | None = None
+        self._error: errors.ChatlaneError | None = None
 
     async def __aenter__(self) -> AsyncChatStream:
         await self._open()
@@ -176,10 +177,16 @@ class AsyncChatStream:
         await self._close_response()
 
     async def final(self) -> ChatCompletion:
-        """The accumulated completion; reads the rest of the stream first if needed."""
+        """The accumulated completion; reads the rest of the stream first if needed.
+
+        Raises the stream's error again if it ended with one; after an early ``close()`` it
+        returns what arrived until then.
+        """
         if self._ended_at is None:
             async for _ in self:
                 pass
+        if self._error is not None:
+            raise self._error
         return self._decoder_or_raise().accumulator.completion(
             latency=(self._ended_at or time.perf_counter()) - self._call.started,
             attempts=self._call.attempts,
@@ -226,6 +233,9 @@ class AsyncChatStream:
                     await self._close_response()
                     self._ended_at = None
                     await asyncio.sleep(delay)
+        except errors.ChatlaneError as exc:
+            self._error = exc
+            raise
         finally:
             await self._close_response()
 

@@ -140,6 +140,7 @@ class ChatStream:
         self._iterator: Generator[ChatCompletionChunk, None, None] | None = None
         self._delivered = False
         self._ended_at: float | None = None
+        self._error: errors.ChatlaneError | None = None
 
     def __enter__(self) -> ChatStream:
         self._open()
@@ -171,10 +172,16 @@ class ChatStream:
         self._close_response()
 
     def final(self) -> ChatCompletion:
-        """The accumulated completion; reads the rest of the stream first if needed."""
+        """The accumulated completion; reads the rest of the stream first if needed.
+
+        Raises the stream's error again if it ended with one; after an early ``close()`` it
+        returns what arrived until then.
+        """
         if self._ended_at is None:
             for _ in self:
                 pass
+        if self._error is not None:
+            raise self._error
         return self._decoder_or_raise().accumulator.completion(
             latency=(self._ended_at or time.perf_counter()) - self._call.started,
             attempts=self._call.attempts,
@@ -220,6 +227,9 @@ class ChatStream:
                     self._close_response()
                     self._ended_at = None
                     time.sleep(delay)
+        except errors.ChatlaneError as exc:
+            self._error = exc
+            raise
         finally:
             self._close_response()
 

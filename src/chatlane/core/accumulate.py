@@ -18,6 +18,7 @@ from chatlane.core.types import (
     ToolCall,
     ToolCallDelta,
     Usage,
+    reasoning_details_text,
 )
 
 __all__ = ["ChunkAccumulator"]
@@ -126,6 +127,10 @@ class ChunkAccumulator:
                 parts.reasoning.append(delta.reasoning_content)
             elif delta.reasoning:
                 parts.reasoning.append(delta.reasoning)
+                parts.reasoning_field = "reasoning"
+            elif delta.reasoning_details:
+                # Only when the plain field is absent: OpenRouter sends both, the same text.
+                parts.reasoning.append(reasoning_details_text(delta.reasoning_details))
                 parts.reasoning_field = "reasoning"
             if delta.refusal:
                 parts.refusal.append(delta.refusal)

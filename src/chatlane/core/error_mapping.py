@@ -38,6 +38,7 @@ _FILTER_CODES = frozenset(
 )
 
 _BODY_LIMIT = 2000
+_MIN_SECRET = 8
 
 
 class ErrorContext(msgspec.Struct, frozen=True):
@@ -49,7 +50,9 @@ class ErrorContext(msgspec.Struct, frozen=True):
     """The API key in use, scrubbed from any provider text that echoes it."""
 
     def scrub(self, text: str) -> str:
-        if self.secret and self.secret in text:
+        # Short placeholders ("k", "none", "ollama") are not secrets, and replacing them
+        # would mangle ordinary words in the message.
+        if self.secret and len(self.secret) >= _MIN_SECRET and self.secret in text:
             return text.replace(self.secret, "***")
         return text
 

@@ -64,37 +64,40 @@ class StreamOptionsParam(TypedDict, total=False):
 
 
 class ChatParams(TypedDict, total=False):
-    """Keyword arguments of ``chat()`` and ``stream()`` (sync and async alike)."""
+    """Keyword arguments of ``chat()`` and ``stream()`` (sync and async alike).
+
+    ``None`` means "not set": the field is not sent.
+    """
 
     model: Required[str]
     messages: Required[Sequence[MessageParam]]
-    tools: Sequence[FunctionToolParam | Mapping[str, Any]]
-    tool_choice: ToolChoiceParam
-    parallel_tool_calls: bool
-    response_format: ResponseFormatParam | Mapping[str, Any]
-    max_tokens: int
-    max_completion_tokens: int
-    temperature: float
-    top_p: float
-    frequency_penalty: float
-    presence_penalty: float
-    n: int
-    stop: str | Sequence[str]
-    seed: int
-    logprobs: bool
-    top_logprobs: int
-    user: str
-    stream_options: StreamOptionsParam
+    tools: Sequence[FunctionToolParam | Mapping[str, Any]] | None
+    tool_choice: ToolChoiceParam | None
+    parallel_tool_calls: bool | None
+    response_format: ResponseFormatParam | Mapping[str, Any] | None
+    max_tokens: int | None
+    max_completion_tokens: int | None
+    temperature: float | None
+    top_p: float | None
+    frequency_penalty: float | None
+    presence_penalty: float | None
+    n: int | None
+    stop: str | Sequence[str] | None
+    seed: int | None
+    logprobs: bool | None
+    top_logprobs: int | None
+    user: str | None
+    stream_options: StreamOptionsParam | None
     # Mistral's own fields; other providers do not receive them (random_seed becomes seed).
-    safe_prompt: bool
-    random_seed: int
+    safe_prompt: bool | None
+    random_seed: int | None
     prompt_mode: Literal["reasoning"] | None
     # Escape hatches, sent as given.
-    extra_body: Mapping[str, Any]
-    extra_headers: Mapping[str, str]
-    provider: str
+    extra_body: Mapping[str, Any] | None
+    extra_headers: Mapping[str, str] | None
+    provider: str | None
     """Route this call to a named provider (instead of a "provider/" prefix on the model)."""
-    timeout: float
+    timeout: float | None
     """Override the client's total timeout for this call, in seconds."""
 
 

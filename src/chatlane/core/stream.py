@@ -50,6 +50,24 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[position]
 
 
+def _carries_output(chunk: ChatCompletionChunk) -> bool:
+    for choice in chunk.choices:
+        delta = choice.delta
+        if delta.content or delta.tool_calls or delta.refusal or delta.reasoning_content:
+            return True
+        if delta.reasoning or delta.reasoning_details:
+            return True
+    return False
+
+
+def _may_be_last(chunk: ChatCompletionChunk) -> bool:
+    """Final-looking: no choices, every choice finished, or usage with no new output."""
+    choices = chunk.choices
+    if not choices or all(choice.finish_reason for choice in choices):
+        return True
+    return chunk.usage is not None and not _carries_output(chunk)
+
+
 class StreamDecoder:
     """Incremental: bytes in, timed chunks out; keeps the accumulator and timing as it goes."""
 
@@ -148,8 +166,7 @@ class StreamDecoder:
             held = self._release(last=False)
             if held is not None:
                 ready.append(held)
-            choices = chunk.choices
-            if not choices or all(choice.finish_reason for choice in choices):
+            if _may_be_last(chunk):
                 self._held = chunk
             else:
                 ready.append(chunk)
@@ -171,13 +188,10 @@ class StreamDecoder:
         if self.first_token_at is None:
             for choice in chunk.choices:
                 delta = choice.delta
-                if (
-                    delta.content
-                    or delta.tool_calls
-                    or delta.reasoning_content
-                    or delta.reasoning
-                    or delta.refusal
-                ):
+                if delta.content or delta.tool_calls or delta.refusal or delta.reasoning_content:
+                    self.first_token_at = now
+                    break
+                if delta.reasoning or delta.reasoning_details:
                     self.first_token_at = now
                     break
         if self.first_token_at is not None:

@@ -28,6 +28,7 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "Usage",
+    "reasoning_details_text",
 ]
 
 FinishReason = Literal["stop", "length", "model_length", "tool_calls", "content_filter", "error"]
@@ -55,11 +56,25 @@ class Message(msgspec.Struct, omit_defaults=True):
     # Reasoning text: DeepSeek, Z.ai and vLLM say reasoning_content; Groq/OpenRouter say reasoning.
     reasoning_content: str | None = None
     reasoning: str | None = None
+    # OpenRouter and Snowflake also send structured reasoning parts.
+    reasoning_details: list[dict[str, Any]] | None = None
 
     @property
     def reasoning_text(self) -> str | None:
         """Reasoning text under whichever name the provider used."""
-        return self.reasoning_content if self.reasoning_content is not None else self.reasoning
+        if self.reasoning_content is not None:
+            return self.reasoning_content
+        if self.reasoning is not None:
+            return self.reasoning
+        return reasoning_details_text(self.reasoning_details) or None
+
+
+def reasoning_details_text(details: list[dict[str, Any]] | None) -> str:
+    """The text of structured reasoning parts ("reasoning.text" and "reasoning.summary")."""
+    if not details:
+        return ""
+    parts = (part.get("text") or part.get("summary") for part in details)
+    return "".join(part for part in parts if isinstance(part, str))
 
 
 class PromptTokensDetails(msgspec.Struct, omit_defaults=True):
@@ -163,6 +178,7 @@ class Delta(msgspec.Struct, omit_defaults=True):
     refusal: str | None = None
     reasoning_content: str | None = None
     reasoning: str | None = None
+    reasoning_details: list[dict[str, Any]] | None = None
 
 
 class ChunkChoice(msgspec.Struct, omit_defaults=True):

@@ -80,6 +80,7 @@ PROVIDERS: dict[str, Provider] = {
             "openrouter",
             "https://openrouter.ai/api/v1",
             "OPENROUTER_API_KEY",
+            base_url_env="OPENROUTER_BASE_URL",
             foreign_model_ids=True,
         ),
         Provider(

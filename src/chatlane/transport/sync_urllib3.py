@@ -120,12 +120,12 @@ class Urllib3Transport:
                 redirect=False,
                 timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
             )
+        except NewConnectionError as exc:  # before its base class, ConnectTimeoutError
+            raise errors.ConnectError(f"could not connect: {_reason(exc)}") from None
         except ConnectTimeoutError:
             raise errors.ConnectTimeout("timed out connecting") from None
         except ReadTimeoutError:
             raise errors.TimeoutError("timed out waiting for the response") from None
-        except NewConnectionError as exc:
-            raise errors.ConnectError(f"could not connect: {_reason(exc)}") from None
         except (ProtocolError, HTTPError, OSError) as exc:
             raise errors.ConnectError(f"connection failed: {_reason(exc)}") from None
         return Urllib3Response(response)
