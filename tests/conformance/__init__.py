@@ -1,0 +1,1 @@
+"""Conformance tests: chatlane against recorded provider traffic and the official spec."""
