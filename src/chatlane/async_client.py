@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
 from types import TracebackType
@@ -124,6 +123,8 @@ class AsyncClient:
             delay = core.retry_delay(call, status, headers)
             if delay is None:
                 raise error
+            import asyncio  # lazily: importing asyncio costs ~50 ms, most calls never retry
+
             await asyncio.sleep(delay)
 
 
@@ -232,6 +233,8 @@ class AsyncChatStream:
                         raise call.annotate(exc) from None
                     await self._close_response()
                     self._ended_at = None
+                    import asyncio
+
                     await asyncio.sleep(delay)
         except errors.ChatlaneError as exc:
             self._error = exc

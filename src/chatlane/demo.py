@@ -11,6 +11,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import sys
 from typing import Any
 
@@ -46,7 +47,8 @@ def _script(server: Any) -> None:
     call = {"id": "call_1", "name": "current_time", "arguments": '{"timezone": "Asia/Tokyo"}'}
     answer = f"It is {current_time('Asia/Tokyo')} in Tokyo."
     server.enqueue(Completion(content=None, tool_calls=[call], usage=(62, 18)))
-    server.enqueue(Stream(chunks=answer.split(" "), chunk_delay=0.03, usage=(95, 14)))
+    words = re.findall(r"\S+\s*", answer)
+    server.enqueue(Stream(chunks=words, chunk_delay=0.03, usage=(95, 14)))
 
 
 def run(client: chatlane.Client, model: str) -> None:

@@ -190,6 +190,7 @@ class _Tool(msgspec.Struct, tag_field="role", tag="tool"):
 
 _AnyMessage = _System | _Developer | _User | _Assistant | _Tool
 _ROLES = "system, developer, user, assistant, tool"
+_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
 
 
 def _field_path(index: int, msgspec_error: str) -> tuple[str, str]:
@@ -212,6 +213,14 @@ def validate_messages(messages: Sequence[MessageParam]) -> None:
     for index, message in enumerate(messages):
         if isinstance(message, Message):
             open_calls = {call.id for call in message.tool_calls or ()}
+            continue
+        if (
+            type(message) is dict
+            and len(message) == 2
+            and message.get("role") in _PLAIN_ROLES
+            and type(message.get("content")) is str
+        ):
+            open_calls = set()  # the common case, checked without the schema: role + text
             continue
         if not isinstance(message, Mapping):
             raise RequestValidationError(

@@ -6,11 +6,13 @@ either waits that long or gives up.
 
 from __future__ import annotations
 
-import email.utils
-import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import random
 
 __all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "backoff_delay", "next_delay", "parse_retry_after"]
 
@@ -57,6 +59,8 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     try:
         seconds = float(raw)
     except ValueError:
+        import email.utils  # only for the rare HTTP-date form
+
         try:
             when = email.utils.parsedate_to_datetime(raw)
         except (TypeError, ValueError):
@@ -69,7 +73,11 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
 def backoff_delay(retry: int, policy: RetryPolicy, rng: random.Random | None = None) -> float:
     """Exponential backoff with jitter for the ``retry``-th retry (0-based)."""
     base = min(policy.max_delay, policy.initial_delay * (2.0**retry))
-    jitter = (rng or random).uniform(0.5, 1.0)
+    if rng is None:
+        import random  # lazily, like email.utils: keeps `import chatlane` fast
+
+        rng = random.Random()
+    jitter = rng.uniform(0.5, 1.0)
     return base * jitter
 
 

@@ -9,7 +9,6 @@ how ``is_last_chunk`` is known exactly without delaying content chunks.
 from __future__ import annotations
 
 import itertools
-import statistics
 from dataclasses import dataclass
 
 from chatlane.core.accumulate import ChunkAccumulator
@@ -212,7 +211,7 @@ class StreamDecoder:
             time_to_first_token=None if first is None else first - self.started,
             total_time=now - self.started,
             chunk_count=self._chunk_count,
-            inter_chunk_p50=statistics.median(gaps) if gaps else None,
+            inter_chunk_p50=_percentile(gaps, 0.5) if gaps else None,
             inter_chunk_p95=_percentile(gaps, 0.95) if gaps else None,
             inter_chunk_max=gaps[-1] if gaps else None,
             completion_tokens=tokens,
