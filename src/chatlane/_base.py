@@ -23,12 +23,6 @@ from chatlane.transport.base import HTTPRequest
 
 __all__ = ["Call", "ClientCore"]
 
-_NO_PROVIDER = (
-    "no provider configured: pass base_url= (any OpenAI-compatible server) or provider=, "
-    "use a 'provider/model' name, or set a provider's key (e.g. OPENAI_API_KEY) "
-    "or CHATLANE_PROVIDER"
-)
-
 
 def _cap(limit: float | None, remaining: float | None) -> float | None:
     if remaining is None:
@@ -47,6 +41,8 @@ class Call:
     timeout: Timeout
     started: float
     attempts: int = 0
+    in_process: bool = False
+    """Served by the embedded model (the local transport) instead of over HTTP."""
 
     def remaining(self) -> float | None:
         total = self.timeout.total
@@ -116,19 +112,16 @@ class ClientCore:
             "default_headers": default_headers,
         }
         self.bound = provider is not None or base_url is not None
-        self.provider = provider if self.bound else default_provider_name(os.environ)
         self._endpoints: dict[str, Endpoint] = {}
-        self.default: Endpoint | None = None
         if self.bound:
             self.default = resolve_endpoint(provider, base_url=base_url, **self._options)
             self._endpoints[self.default.provider] = self.default
-            self.provider = self.default.provider
-        elif self.provider is not None:
-            self.default = self._endpoint(self.provider)
+        else:
+            self.default = self._endpoint(default_provider_name(os.environ))
+        self.provider = self.default.provider
 
     def __repr__(self) -> str:
-        where = self.default.base_url if self.default else None
-        return f"provider={self.provider!r}, base_url={where!r}"
+        return f"provider={self.provider!r}, base_url={self.default.base_url!r}"
 
     def _endpoint(self, name: str) -> Endpoint:
         endpoint = self._endpoints.get(name)
@@ -147,19 +140,15 @@ class ClientCore:
         """
         default = self.default
         if provider is not None:
-            endpoint = default if default and default.provider == provider else None
-            if endpoint is None:
-                endpoint = self._endpoint(provider)
+            endpoint = default if default.provider == provider else self._endpoint(provider)
             return endpoint, _strip(model, endpoint.provider)
         prefix, slash, rest = model.partition("/")
         prefix = prefix.lower()
-        if default is not None and slash and prefix == default.provider:
+        if slash and prefix == default.provider:
             return default, rest
-        routable = not self.bound and not (default is not None and default.foreign_model_ids)
+        routable = not self.bound and not default.foreign_model_ids
         if routable and slash and rest and get_provider(prefix) is not None:
             return self._endpoint(prefix), rest
-        if default is None:
-            raise errors.ConfigurationError(_NO_PROVIDER)
         return default, model
 
     def prepare(self, params: Mapping[str, Any], *, stream: bool) -> Call:
@@ -187,17 +176,17 @@ class ClientCore:
             context=ErrorContext(provider=endpoint.provider, model=model, secret=endpoint.secret),
             timeout=timeout,
             started=time.perf_counter(),
+            in_process=endpoint.in_process,
         )
 
     def ping_call(self, provider: str | None) -> Call:
         endpoint = self._endpoint(provider) if provider else self.default
-        if endpoint is None:
-            raise errors.ConfigurationError(_NO_PROVIDER)
         return Call(
             request=HTTPRequest("GET", endpoint.models_url(), endpoint.headers),
             context=ErrorContext(provider=endpoint.provider, secret=endpoint.secret),
             timeout=self.timeout,
             started=time.perf_counter(),
+            in_process=endpoint.in_process,
         )
 
     def error_for(

@@ -14,6 +14,7 @@ from chatlane.core.retry import RetryPolicy
 from chatlane.core.stream import StreamDecoder, StreamSummary
 from chatlane.core.timeouts import Timeout
 from chatlane.core.types import ChatCompletion, ChatCompletionChunk
+from chatlane.local_model import LocalModel
 from chatlane.ping import PingResult
 from chatlane.transport.base import SyncResponse, SyncTransport
 
@@ -26,7 +27,8 @@ class Client:
 
     With no arguments the provider comes from the environment (CHATLANE_PROVIDER, or the
     first provider whose key variable is set, e.g. OPENAI_API_KEY). ``base_url=`` points at
-    any compatible server; ``provider=`` picks a known one ("openai", "mistral", ...).
+    any compatible server; ``provider=`` picks a known one ("openai", "mistral", ...). With
+    nothing configured it runs the embedded model (``local/smollm2``, see ``LocalModel``).
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class Client:
         default_headers: Mapping[str, str] | None = None,
         transport: SyncTransport | None = None,
         verify: bool = True,
+        local_model: LocalModel | None = None,
     ) -> None:
         self._core = ClientCore(
             provider=provider,
@@ -58,6 +61,8 @@ class Client:
 
             transport = Urllib3Transport(verify=verify)
         self._transport = transport
+        self._local_model = local_model or LocalModel()
+        self._local_transport: SyncTransport | None = None
 
     def __repr__(self) -> str:
         return f"Client({self._core!r})"
@@ -94,6 +99,15 @@ class Client:
         body = response.read(call.read_timeout(call.timeout.idle))
         return PingResult.from_models(call, body)
 
+    def _transport_for(self, call: Call) -> SyncTransport:
+        if not call.in_process:
+            return self._transport
+        if self._local_transport is None:
+            from chatlane.transport.local import LocalTransport
+
+            self._local_transport = LocalTransport(self._local_model.engine())
+        return self._local_transport
+
     def _send(self, call: Call) -> SyncResponse:
         """One request with retries; returns a successful response, headers read."""
         core = self._core
@@ -105,7 +119,7 @@ class Client:
             status: int | None = None
             headers: Mapping[str, str] = {}
             try:
-                response = self._transport.send(
+                response = self._transport_for(call).send(
                     call.request,
                     connect_timeout=call.connect_timeout(),
                     read_timeout=call.first_token_timeout(),

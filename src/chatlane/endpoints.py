@@ -30,6 +30,7 @@ class Endpoint:
     deployment_urls: bool = False
     api_version: str | None = None
     foreign_model_ids: bool = False
+    in_process: bool = False
 
     def chat_url(self, model: str) -> str:
         if self.deployment_urls:
@@ -45,8 +46,9 @@ class Endpoint:
         return f"{self.base_url}/models"
 
 
-def default_provider_name(env: Mapping[str, str]) -> str | None:
-    """The provider an unconfigured client uses: CHATLANE_PROVIDER, else the first with a key."""
+def default_provider_name(env: Mapping[str, str]) -> str:
+    """The provider an unconfigured client uses: CHATLANE_PROVIDER, else OpenAI when
+    OPENAI_BASE_URL is set, else the first provider whose key is set, else the embedded model."""
     named = env.get("CHATLANE_PROVIDER")
     if named:
         return named
@@ -55,7 +57,7 @@ def default_provider_name(env: Mapping[str, str]) -> str | None:
     for row in PROVIDERS.values():
         if row.api_key_env and row.key_required and env.get(row.api_key_env):
             return row.name
-    return None
+    return "local"
 
 
 def _provider_row(name: str | None, base_url: str | None) -> Provider:
@@ -119,4 +121,5 @@ def resolve_endpoint(
         deployment_urls=row.deployment_urls,
         api_version=version,
         foreign_model_ids=row.foreign_model_ids,
+        in_process=row.in_process,
     )

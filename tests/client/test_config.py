@@ -24,9 +24,12 @@ def test_unknown_provider_lists_the_known_ones() -> None:
         chatlane.Client(provider="acme")
 
 
-def test_no_provider_at_all_is_a_clear_error() -> None:
-    with chatlane.Client() as client, pytest.raises(chatlane.ConfigurationError, match="base_url"):
-        client.chat(model="gpt-4o-mini", messages=HI)
+def test_no_provider_at_all_means_the_embedded_model() -> None:
+    with chatlane.Client() as client:
+        assert repr(client) == "Client(provider='local', base_url='local://embedded/v1')"
+        # a remote model name is not silently answered by the local model
+        with pytest.raises(chatlane.NotFoundError, match="serves the model 'smollm2'"):
+            client.chat(model="gpt-4o-mini", messages=HI)
 
 
 def test_key_and_base_url_from_the_environment(

@@ -32,6 +32,8 @@ class Provider:
     """Azure: the model names a deployment in the URL path, with an ``api-version`` query."""
     foreign_model_ids: bool = False
     """Model ids contain "vendor/" prefixes of their own (OpenRouter, Together)."""
+    in_process: bool = False
+    """Served by the embedded model in this process, not over HTTP."""
 
 
 _MISTRAL = WireDialect(
@@ -107,6 +109,7 @@ PROVIDERS: dict[str, Provider] = {
             base_url_env="VLLM_BASE_URL",
             foreign_model_ids=True,
         ),
+        Provider("local", "local://embedded/v1", None, key_required=False, in_process=True),
         Provider(
             "llamacpp",
             "http://127.0.0.1:8080/v1",
