@@ -90,9 +90,12 @@ def test_unknown_model_and_bad_requests_are_typed_errors(local: chatlane.Client)
 
 def test_missing_model_file_is_a_clear_error(tmp_path: Any) -> None:
     missing = tmp_path / "nope.gguf"
-    with chatlane.Client(local_model=chatlane.LocalModel(model_path=str(missing))) as client:
-        with pytest.raises(chatlane.ConfigurationError, match="nope.gguf"):
-            client.chat(model="local/nope", messages=ASK)
+    settings = chatlane.LocalModel(model_path=str(missing))
+    with (
+        chatlane.Client(local_model=settings) as client,
+        pytest.raises(chatlane.ConfigurationError, match=r"nope\.gguf"),
+    ):
+        client.chat(model="local/nope", messages=ASK)
 
 
 def test_eight_threads_share_the_model(local: chatlane.Client) -> None:
@@ -103,7 +106,7 @@ def test_eight_threads_share_the_model(local: chatlane.Client) -> None:
         try:
             with local.stream(model=MODEL, messages=ASK, max_tokens=6) as stream:
                 texts.append(stream.final().text)
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:  # collected, asserted below
             failures.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(8)]
