@@ -93,5 +93,5 @@ def test_memory_transport_streams_pieces() -> None:
     ]
     transport = MemoryTransport(lambda request: MemoryResponse(body=pieces))
     with chatlane.Client(base_url="http://memory/v1", transport=transport) as client:
-        with client.stream(model="m", messages=HI) as stream:
-            assert [chunk.text for chunk in stream] == ["a"]
+        stream = client.stream(model="m", messages=HI)
+        assert [chunk.text for chunk in stream] == ["a"]
