@@ -344,6 +344,23 @@ def import_rows(runs: int) -> list[Row]:
     return rows
 
 
+# --- the embedded model ---------------------------------------------------------------------
+
+
+def local_rows(repeats: int) -> list[Row]:
+    from local_model import local_results  # bench/ is on sys.path when run as a script
+
+    results = local_results(repeats)
+    rows = []
+    for name, label in (
+        ("direct", "llama-cpp-python directly (baseline)"),
+        ("chatlane", "chatlane Client.stream, local/smollm2"),
+    ):
+        ttft, rate = results[name]
+        rows.append(Row("local", label, rate, "tokens/s", f"first token {ttft * 1000:.0f} ms"))
+    return rows
+
+
 # --- report ---------------------------------------------------------------------------------
 
 
@@ -366,12 +383,14 @@ def targets(rows: list[Row]) -> list[tuple[str, str, bool]]:
         rows, "stream-async", "raw aiohttp"
     )
     imported = _value(rows, "import", "import chatlane")
+    local = _value(rows, "local", "chatlane") / _value(rows, "local", "llama-cpp-python")
     return [
         ("sync per call <= 1.3x raw urllib3", f"{sync:.2f}x", sync <= 1.3),
         ("async throughput >= 0.8x raw aiohttp", f"{aio:.2f}x", aio >= 0.8),
         ("streaming >= 0.7x raw urllib3 + json", f"{stream:.2f}x", stream >= 0.7),
         ("async streaming >= 0.7x raw aiohttp + json", f"{stream_async:.2f}x", stream_async >= 0.7),
         ("import chatlane < 150 ms", f"{imported:.0f} ms", imported < 150),
+        ("embedded model tokens/s >= 0.95x llama-cpp-python", f"{local:.2f}x", local >= 0.95),
     ]
 
 
@@ -390,6 +409,7 @@ def report(rows: list[Row], checks: list[tuple[str, str, bool]]) -> str:
         "async": _value(rows, "async", "raw aiohttp"),
         "stream": _value(rows, "stream", "raw urllib3"),
         "stream-async": _value(rows, "stream-async", "raw aiohttp"),
+        "local": _value(rows, "local", "llama-cpp-python"),
     }
     titles = {
         "sync": "Sync, one call at a time (lower is better)",
@@ -397,6 +417,7 @@ def report(rows: list[Row], checks: list[tuple[str, str, bool]]) -> str:
         "stream": "Streaming a 2,000-chunk response, sync (higher is better)",
         "stream-async": "Streaming a 2,000-chunk response, async (higher is better)",
         "import": "Import time in a fresh interpreter (lower is better)",
+        "local": "Embedded model, SmolLM2-135M, greedy, 96 tokens (higher is better)",
     }
     lines = [
         "# Benchmarks",
@@ -433,6 +454,9 @@ def report(rows: list[Row], checks: list[tuple[str, str, bool]]) -> str:
         "- Streaming: chunks per second over the whole 2,000-chunk stream, best of several;",
         "  the baseline reads with the same transport, splits lines and `json.loads` each.",
         "- Import: median wall time of `python -c 'import X'` minus `python -c 'pass'`.",
+        "- Embedded model: median tokens/s after the first token, and time to first token, of",
+        "  a streamed greedy generation, chatlane and llama-cpp-python alternating, same file,",
+        "  prompt and thread count.",
         "",
     ]
     return "\n".join(lines)
@@ -450,6 +474,7 @@ def main() -> None:
     rows += asyncio.run(async_rows(base, calls * 2))
     rows += stream_rows(base, repeats)
     rows += import_rows(runs)
+    rows += local_rows(3 if args.quick else 7)
     checks = targets(rows)
     for row in rows:
         print(f"{row.section:13} {row.name:52} {row.value:12,.1f} {row.unit:9} {row.detail}")

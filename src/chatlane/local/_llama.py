@@ -1,0 +1,261 @@
+"""The one place that touches llama-cpp-python.
+
+llama-cpp-python ships only partial type hints, so everything it returns is ``Any`` here and
+nowhere else: the rest of :mod:`chatlane.local` sees the small typed surface below
+(:class:`LlamaModel`, :func:`schema_grammar_rules`, :func:`require_llama_cpp`).
+
+llama.cpp logs through a process-wide callback. It is pointed at the ``chatlane.local.llama``
+logger (DEBUG level), so nothing reaches stdout/stderr unless the application asks for it.
+"""
+
+from __future__ import annotations
+
+import copy
+import ctypes
+import importlib
+import importlib.util
+import logging
+import threading
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from chatlane.core.errors import ConfigurationError
+
+__all__ = [
+    "INSTALL_HINT",
+    "LlamaModel",
+    "Sampling",
+    "require_llama_cpp",
+    "schema_grammar_rules",
+]
+
+INSTALL_HINT = "pip install 'chatlane[local]'"
+
+_log = logging.getLogger("chatlane.local.llama")
+_import_lock = threading.Lock()
+_module: ModuleType | None = None
+# The ctypes callback must stay referenced for as long as llama.cpp may call it.
+_log_callback: Any = None
+
+# JSON forbids raw control characters inside strings; the converter's `char` rule allows them,
+# which would let the model produce text that json.loads rejects. Replace that one rule.
+_LOOSE_CHAR_RULE = 'char ::= [^"\\\\] |'
+_STRICT_CHAR_RULE = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
+
+
+def llama_cpp_installed() -> bool:
+    """True when llama-cpp-python can be imported (checked without importing it)."""
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def require_llama_cpp() -> ModuleType:
+    """Import llama_cpp once, silence its logging, or explain how to install it."""
+    global _module, _log_callback
+    if _module is not None:
+        return _module
+    with _import_lock:
+        if _module is None:
+            try:
+                module = importlib.import_module("llama_cpp")
+            except ImportError as exc:
+                raise ConfigurationError(
+                    f"the local model needs llama-cpp-python: {INSTALL_HINT}"
+                ) from exc
+
+            @module.llama_log_callback  # type: ignore[untyped-decorator]
+            def forward(level: int, text: bytes, user_data: Any) -> None:
+                _log.debug("%s", text.decode("utf-8", errors="replace").rstrip("\n"))
+
+            module.llama_log_set(forward, ctypes.c_void_p(0))
+            _log_callback = forward
+            _module = module
+    return _module
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """Sampler settings for one generation (temperature 0 means greedy decoding)."""
+
+    temperature: float
+    top_p: float
+    seed: int
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+
+
+class LlamaModel:
+    """A loaded GGUF model (or only its vocabulary) behind a typed surface."""
+
+    def __init__(self, llama: Any) -> None:
+        self._llama = llama
+        self._module = require_llama_cpp()
+        self._vocab = llama._model.vocab
+        self._bos = int(llama.token_bos())
+        self._formatter: Any = None
+
+    @classmethod
+    def load(cls, path: str, *, n_ctx: int, n_threads: int, vocab_only: bool = False) -> LlamaModel:
+        """Load weights (or only the vocabulary, ~0.1 s) from a GGUF file."""
+        module = require_llama_cpp()
+        llama = module.Llama(
+            model_path=path,
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            vocab_only=vocab_only,
+            verbose=False,
+        )
+        return cls(llama)
+
+    @property
+    def n_ctx(self) -> int:
+        return int(self._llama.n_ctx())
+
+    def tokenize(self, text: str, *, special: bool) -> list[int]:
+        """Token ids of ``text``; ``special`` parses markers such as ``<|im_start|>``.
+
+        The model's own BOS is added when its vocabulary asks for one, once: a template that
+        already wrote it must not produce two.
+        """
+        tokens = [int(t) for t in self._llama.tokenize(text.encode("utf-8"), True, special)]
+        if len(tokens) >= 2 and tokens[0] == tokens[1] == self._bos:
+            del tokens[0]
+        return tokens
+
+    def count(self, text: str) -> int:
+        """Number of tokens of plain text, no special tokens added or parsed."""
+        return len(self._llama.tokenize(text.encode("utf-8"), False, False))
+
+    def token_bytes(self, token: int) -> bytes:
+        """The bytes one token stands for (empty for control tokens)."""
+        return bytes(self._llama.detokenize([token]))
+
+    def is_end(self, token: int) -> bool:
+        """True for end-of-generation tokens (EOS, ``<|im_end|>`` and the like)."""
+        return bool(self._module.llama_vocab_is_eog(self._vocab, token))
+
+    def render_chat(self, messages: Sequence[Mapping[str, str]]) -> str:
+        """Render messages with the model's own chat template, ending in the assistant cue."""
+        if self._formatter is None:
+            template = self._llama.metadata.get("tokenizer.chat_template") or _CHATML
+            chat_format = importlib.import_module("llama_cpp.llama_chat_format")
+            self._formatter = chat_format.Jinja2ChatFormatter(
+                template=template,
+                eos_token=self._token_text(self._llama.token_eos()),
+                bos_token=self._token_text(self._bos),
+                add_generation_prompt=True,
+            )
+        try:
+            return str(self._formatter(messages=[dict(m) for m in messages]).prompt)
+        except Exception as exc:  # jinja2 errors and the template's own raise_exception
+            raise ValueError(f"the model's chat template rejected the messages: {exc}") from exc
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return bytes(self._llama.detokenize([token], special=True)).decode("utf-8", "replace")
+
+    def generate(
+        self, tokens: Sequence[int], sampling: Sampling, grammar: str | None, *, fresh: bool
+    ) -> Generator[int, None, None]:
+        """Sampled token ids, one at a time, for as long as the caller keeps pulling.
+
+        Unless ``fresh``, llama.cpp reuses the cached prefix shared with the previous prompt,
+        so a follow-up request over the same conversation only evaluates the new tokens. That
+        changes how the prompt is batched, and with it the last bits of the logits: enough to
+        send seeded sampling down another path. ``fresh`` evaluates the whole prompt, for
+        results that repeat exactly.
+        """
+        llama = self._llama
+        if fresh:
+            llama.reset()
+        compiled = None
+        if grammar is not None:
+            compiled = self._module.LlamaGrammar.from_string(grammar, verbose=False)
+        llama.set_seed(sampling.seed)
+        steps = llama.generate(
+            list(tokens),
+            top_k=sampling.top_k,
+            top_p=sampling.top_p,
+            min_p=sampling.min_p,
+            temp=sampling.temperature,
+            repeat_penalty=sampling.repeat_penalty,
+            presence_penalty=sampling.presence_penalty,
+            frequency_penalty=sampling.frequency_penalty,
+            grammar=compiled,
+        )
+        try:
+            for token in steps:
+                yield int(token)
+        finally:
+            steps.close()
+
+    def close(self) -> None:
+        self._llama.close()
+
+
+# Used when a GGUF file carries no chat template.
+_CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+    "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+def schema_grammar_rules(schemas: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    """GBNF rules for several JSON schemas, rule ``name`` matching each schema.
+
+    The caller writes the ``root`` rule that combines them. Raises ValueError for a schema
+    the converter cannot express.
+    """
+    require_llama_cpp()
+    grammar_module = importlib.import_module("llama_cpp.llama_grammar")
+    converter = grammar_module.SchemaConverter(
+        prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False
+    )
+    for name, schema in schemas:
+        own = _prefix_definitions(schema, name)
+        try:
+            resolved = converter.resolve_refs(own, name)
+            rule = converter.visit(resolved, name)
+        except (AssertionError, KeyError, TypeError, ValueError, RecursionError) as exc:
+            raise ValueError(f"cannot constrain decoding to this schema: {exc}") from exc
+        if rule != name:
+            converter._add_rule(name, rule)
+    text = str(converter.format_grammar())
+    return text.replace(_LOOSE_CHAR_RULE, _STRICT_CHAR_RULE)
+
+
+def _prefix_definitions(schema: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """Copy ``schema`` with its ``$defs`` renamed ``<prefix>-<name>``.
+
+    The converter names a referenced rule after the last segment of the reference, so two
+    tools that both define ``$defs/Item`` would otherwise share one rule.
+    """
+    own = copy.deepcopy(dict(schema))
+    renames: dict[str, str] = {}
+    for section in ("$defs", "definitions"):
+        defs = own.get(section)
+        if isinstance(defs, dict):
+            own[section] = {f"{prefix}-{key}": value for key, value in defs.items()}
+            renames.update({f"#/{section}/{key}": f"#/{section}/{prefix}-{key}" for key in defs})
+
+    def rewrite(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref in renames:
+                node["$ref"] = renames[ref]
+            for value in node.values():
+                rewrite(value)
+        elif isinstance(node, list):
+            for value in node:
+                rewrite(value)
+
+    if renames:
+        rewrite(own)
+    return own
