@@ -229,5 +229,15 @@ def _strip(model: str, provider: str) -> str:
     return rest if slash and prefix.lower() == provider else model
 
 
+class _Failed(Exception):
+    """An attempt got an HTTP error: the typed error plus what the retry policy looks at."""
+
+    def __init__(self, error: errors.APIError, status: int, headers: Mapping[str, str]) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.status = status
+        self.headers = headers
+
+
 RETRYABLE_TRANSPORT = (errors.ConnectError, errors.ConnectTimeout)
 """Failures before any response byte: safe to retry (the request was not processed)."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Mapping
 from types import TracebackType
-from typing import Unpack
+from typing import TypeVar, Unpack
 
-from chatlane._base import RETRYABLE_TRANSPORT, Call, ClientCore
+from chatlane._base import RETRYABLE_TRANSPORT, Call, ClientCore, _Failed
 from chatlane.core import errors
 from chatlane.core.request import ChatParams
 from chatlane.core.retry import RetryPolicy
@@ -16,9 +16,11 @@ from chatlane.core.timeouts import Timeout
 from chatlane.core.types import ChatCompletion, ChatCompletionChunk
 from chatlane.local_model import LocalModel
 from chatlane.ping import PingResult
-from chatlane.transport.base import AsyncResponse, AsyncTransport
+from chatlane.transport.base import AsyncResponse, AsyncTransport, Fetched
 
 __all__ = ["AsyncChatStream", "AsyncClient"]
+
+T = TypeVar("T")
 
 
 class AsyncClient:
@@ -84,9 +86,8 @@ class AsyncClient:
     async def chat(self, **params: Unpack[ChatParams]) -> ChatCompletion:
         """Send a chat request and return the whole completion."""
         call = self._core.prepare(params, stream=False)
-        response = await self._send(call)
-        body = await response.read(call.read_timeout(call.timeout.idle))
-        return self._core.completion(call, response.status, response.headers, body)
+        status, headers, body = await self._retrying(call, self._fetch_once)
+        return self._core.completion(call, status, headers, body)
 
     def stream(self, **params: Unpack[ChatParams]) -> AsyncChatStream:
         """Start a streamed chat request: ``async with`` / ``async for`` it, or await it."""
@@ -95,8 +96,7 @@ class AsyncClient:
     async def ping(self, *, provider: str | None = None) -> PingResult:
         """Check that the provider is reachable and accepts the key (lists models: no cost)."""
         call = self._core.ping_call(provider)
-        response = await self._send(call)
-        body = await response.read(call.read_timeout(call.timeout.idle))
+        _, _, body = await self._retrying(call, self._fetch_once)
         return PingResult.from_models(call, body)
 
     def _transport_for(self, call: Call) -> AsyncTransport:
@@ -109,7 +109,34 @@ class AsyncClient:
         return self._local_transport
 
     async def _send(self, call: Call) -> AsyncResponse:
-        """One request with retries; returns a successful response, headers read."""
+        """Open a stream (with retries): a successful response, headers read."""
+        return await self._retrying(call, self._open_once)
+
+    async def _open_once(self, call: Call) -> AsyncResponse:
+        response = await self._transport_for(call).send(
+            call.request,
+            connect_timeout=call.connect_timeout(),
+            read_timeout=call.first_token_timeout(),
+        )
+        if response.status < 400:
+            return response
+        body = await response.read(call.read_timeout(call.timeout.idle))
+        error = self._core.error_for(call, response.status, response.headers, body)
+        raise _Failed(error, response.status, response.headers)
+
+    async def _fetch_once(self, call: Call) -> Fetched:
+        fetched = await self._transport_for(call).fetch(
+            call.request,
+            connect_timeout=call.connect_timeout(),
+            read_timeout=call.first_token_timeout(),
+        )
+        if fetched.status < 400:
+            return fetched
+        error = self._core.error_for(call, fetched.status, fetched.headers, fetched.body)
+        raise _Failed(error, fetched.status, fetched.headers)
+
+    async def _retrying(self, call: Call, once: Callable[[Call], Awaitable[T]]) -> T:
+        """Run ``once`` until it succeeds or the retry policy gives up."""
         core = self._core
         while True:
             expired = call.expired()
@@ -119,21 +146,13 @@ class AsyncClient:
             status: int | None = None
             headers: Mapping[str, str] = {}
             try:
-                response = await self._transport_for(call).send(
-                    call.request,
-                    connect_timeout=call.connect_timeout(),
-                    read_timeout=call.first_token_timeout(),
-                )
+                return await once(call)
             except RETRYABLE_TRANSPORT as exc:
                 error: errors.ChatlaneError = call.annotate(exc)
             except errors.TimeoutError:
                 raise call.timeout_error(errors.FirstTokenTimeout) from None
-            else:
-                if response.status < 400:
-                    return response
-                status, headers = response.status, response.headers
-                body = await response.read(call.read_timeout(call.timeout.idle))
-                error = core.error_for(call, status, headers, body)
+            except _Failed as failed:
+                error, status, headers = failed.error, failed.status, failed.headers
             delay = core.retry_delay(call, status, headers)
             if delay is None:
                 raise error

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from chatlane.core import errors
-from chatlane.transport.base import HTTPRequest
+from chatlane.transport.base import Fetched, HTTPRequest
 
 __all__ = ["AiohttpTransport"]
 
@@ -76,6 +76,7 @@ class AiohttpTransport:
         self._verify = verify
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
         self._env_proxies = urllib.request.getproxies()
         self._proxy_by_origin: dict[tuple[str, str], str | None] = {}
 
@@ -104,24 +105,30 @@ class AiohttpTransport:
             )
         return session
 
+    async def fetch(
+        self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
+    ) -> Fetched:
+        # One timeout over headers and body: a whole response is one wait for the server.
+        try:
+            async with asyncio.timeout(read_timeout):
+                response = await self._request(request, connect_timeout)
+                async with response:
+                    return Fetched(response.status, response.headers, await response.read())
+        except aiohttp.ConnectionTimeoutError:
+            raise errors.ConnectTimeout("timed out connecting") from None
+        except TimeoutError:
+            raise errors.TimeoutError("timed out waiting for the response") from None
+        except _BROKEN as exc:
+            raise errors.ConnectError(f"connection failed: {exc}") from None
+
     async def send(
         self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
     ) -> AiohttpResponse:
-        session = self._get_session()
-        timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout)
         try:
             # The first-token allowance runs from the start of the request, connecting
             # included; aiohttp's own connect timeout still reports a slow connect as such.
             async with asyncio.timeout(read_timeout):
-                response = await session.request(
-                    request.method,
-                    request.url,
-                    data=request.body,
-                    headers=request.headers,
-                    timeout=timeout,
-                    allow_redirects=False,
-                    proxy=self._proxy(request.url),
-                )
+                response = await self._request(request, connect_timeout)
         except aiohttp.ConnectionTimeoutError:
             raise errors.ConnectTimeout("timed out connecting") from None
         except TimeoutError:
@@ -129,6 +136,24 @@ class AiohttpTransport:
         except _BROKEN as exc:
             raise errors.ConnectError(f"connection failed: {exc}") from None
         return AiohttpResponse(response)
+
+    def _request(
+        self, request: HTTPRequest, connect_timeout: float | None
+    ) -> aiohttp.client._RequestContextManager:
+        timeout = self._timeouts.get(connect_timeout)
+        if timeout is None:
+            timeout = self._timeouts[connect_timeout] = aiohttp.ClientTimeout(
+                total=None, connect=connect_timeout
+            )
+        return self._get_session().request(
+            request.method,
+            request.url,
+            data=request.body,
+            headers=request.headers,
+            timeout=timeout,
+            allow_redirects=False,
+            proxy=self._proxy(request.url),
+        )
 
     async def close(self) -> None:
         if self._session is not None:

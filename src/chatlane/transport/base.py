@@ -10,9 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-__all__ = ["AsyncResponse", "AsyncTransport", "HTTPRequest", "SyncResponse", "SyncTransport"]
+__all__ = [
+    "AsyncResponse",
+    "AsyncTransport",
+    "Fetched",
+    "HTTPRequest",
+    "SyncResponse",
+    "SyncTransport",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +28,14 @@ class HTTPRequest:
     url: str
     headers: Mapping[str, str] = field(repr=False)  # holds the API key: never shown
     body: bytes | None = None
+
+
+class Fetched(NamedTuple):
+    """A whole response, body read, connection already released."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
 
 
 class SyncResponse(Protocol):
@@ -42,6 +57,12 @@ class SyncResponse(Protocol):
 
 
 class SyncTransport(Protocol):
+    def fetch(
+        self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
+    ) -> Fetched:
+        """Send and read the whole response (``read_timeout`` bounds each wait for data)."""
+        ...
+
     def send(
         self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
     ) -> SyncResponse:
@@ -62,6 +83,9 @@ class AsyncResponse(Protocol):
 
 
 class AsyncTransport(Protocol):
+    async def fetch(
+        self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
+    ) -> Fetched: ...
     async def send(
         self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
     ) -> AsyncResponse: ...

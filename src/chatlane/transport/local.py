@@ -18,7 +18,7 @@ import msgspec
 
 from chatlane.core.errors import TimeoutError as ChatlaneTimeoutError
 from chatlane.core.sse import DONE, encode_event
-from chatlane.transport.base import HTTPRequest
+from chatlane.transport.base import Fetched, HTTPRequest
 
 if TYPE_CHECKING:
     from chatlane.local.engine import LocalEngine
@@ -140,6 +140,12 @@ class LocalTransport:
     ) -> LocalResponse:
         return LocalResponse(_answer(self.engine, request))
 
+    def fetch(
+        self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
+    ) -> Fetched:
+        response = LocalResponse(_answer(self.engine, request))
+        return Fetched(response.status, response.headers, response.read(None))
+
     def close(self) -> None:
         pass
 
@@ -243,6 +249,12 @@ class AsyncLocalTransport:
         self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
     ) -> AsyncLocalResponse:
         return await AsyncLocalResponse(self.engine, request).start(read_timeout)
+
+    async def fetch(
+        self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
+    ) -> Fetched:
+        response = await self.send(request, connect_timeout=None, read_timeout=read_timeout)
+        return Fetched(response.status, response.headers, await response.read(read_timeout))
 
     async def close(self) -> None:
         pass

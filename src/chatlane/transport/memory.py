@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from chatlane.transport.base import HTTPRequest
+from chatlane.transport.base import Fetched, HTTPRequest
 
 __all__ = ["MemoryResponse", "MemoryTransport"]
 
@@ -86,6 +86,12 @@ class MemoryTransport:
         self.requests.append(request)
         return self.handler(request)
 
+    def fetch(
+        self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
+    ) -> Fetched:
+        response = self.send(request, connect_timeout=None, read_timeout=None)
+        return Fetched(response.status, response.headers, response.read(None))
+
     def close(self) -> None:
         pass
 
@@ -98,6 +104,11 @@ class AsyncMemoryTransport:
 
     def __init__(self, inner: MemoryTransport) -> None:
         self.inner = inner
+
+    async def fetch(
+        self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
+    ) -> Fetched:
+        return self.inner.fetch(request, connect_timeout=None, read_timeout=None)
 
     async def send(
         self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None

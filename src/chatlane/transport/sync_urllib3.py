@@ -22,7 +22,7 @@ from urllib3.exceptions import (
 )
 
 from chatlane.core import errors
-from chatlane.transport.base import HTTPRequest
+from chatlane.transport.base import Fetched, HTTPRequest
 
 __all__ = ["Urllib3Transport"]
 
@@ -106,16 +106,21 @@ class Urllib3Transport:
             )
         return manager
 
-    def send(
-        self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
-    ) -> Urllib3Response:
+    def _open(
+        self,
+        request: HTTPRequest,
+        connect_timeout: float | None,
+        read_timeout: float | None,
+        *,
+        preload: bool,
+    ) -> urllib3.BaseHTTPResponse:
         try:
-            response = self._manager(request.url).urlopen(
+            return self._manager(request.url).urlopen(
                 request.method,
                 request.url,
                 body=request.body,
                 headers=dict(request.headers),
-                preload_content=False,
+                preload_content=preload,
                 retries=False,
                 redirect=False,
                 timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
@@ -128,7 +133,17 @@ class Urllib3Transport:
             raise errors.TimeoutError("timed out waiting for the response") from None
         except (ProtocolError, HTTPError, OSError) as exc:
             raise errors.ConnectError(f"connection failed: {_reason(exc)}") from None
-        return Urllib3Response(response)
+
+    def fetch(
+        self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
+    ) -> Fetched:
+        response = self._open(request, connect_timeout, read_timeout, preload=True)
+        return Fetched(response.status, response.headers, response.data)
+
+    def send(
+        self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
+    ) -> Urllib3Response:
+        return Urllib3Response(self._open(request, connect_timeout, read_timeout, preload=False))
 
     def close(self) -> None:
         self._direct.clear()
