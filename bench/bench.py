@@ -456,7 +456,9 @@ def report(rows: list[Row], checks: list[tuple[str, str, bool]]) -> str:
         "- Import: median wall time of `python -c 'import X'` minus `python -c 'pass'`.",
         "- Embedded model: median tokens/s after the first token, and time to first token, of",
         "  a streamed greedy generation, chatlane and llama-cpp-python alternating, same file,",
-        "  prompt and thread count.",
+        "  prompt and thread count. At temperature 0 chatlane re-reads the whole prompt so that",
+        "  greedy output is reproducible, while llama-cpp-python reuses its cached prompt from",
+        "  the previous run: that, not overhead, is the first-token gap.",
         "",
     ]
     return "\n".join(lines)
