@@ -50,6 +50,13 @@ class Recording:
         body = frame_chunk_lines(path.read_text(encoding="utf-8"))
         return cls(body, "text/event-stream", {})
 
+    @classmethod
+    def load(cls, path: Path) -> Recording:
+        """A recorded SSE body, or a chunks file (one JSON chunk per line) framed as SSE."""
+        if path.name.endswith(".chunks.txt"):
+            return cls.from_chunks_file(path)
+        return cls.from_sse_file(path)
+
     def reference(self) -> RefStream:
         return reference_stream(parse_sse(self.body))
 

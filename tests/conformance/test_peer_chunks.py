@@ -7,66 +7,16 @@ by a blank line, and ``data: [DONE]`` ends the stream.
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-import pytest
 
 from chatlane.testing import FakeServer
-from tests.conformance._reference import CHUNKS_DIR, file_id, listing
+from tests.conformance._reference import CHUNKS_DIR, listing
 from tests.conformance._replay import (
     Observed,
     Recording,
-    last_chunk_problems,
-    replay_async,
     replay_sync,
-    stream_problems,
 )
 
 CHUNK_FILES = listing(CHUNKS_DIR, ".chunks.txt")
-CASES = [
-    pytest.param(path, size, id=f"{file_id(path)}-{'whole' if size is None else f'frag{size}'}")
-    for path in CHUNK_FILES
-    for size in (None, 7)
-]
-FILES = [pytest.param(path, id=file_id(path)) for path in CHUNK_FILES]
-
-
-def test_the_recordings_are_there() -> None:
-    assert len(CHUNK_FILES) >= 11, f"peer data not found under {CHUNKS_DIR}"
-
-
-@pytest.mark.parametrize(("path", "fragment_size"), CASES)
-def test_sync_chunks_match_reference(
-    server: FakeServer, path: Path, fragment_size: int | None
-) -> None:
-    recording = Recording.from_chunks_file(path)
-    observed = replay_sync(server, recording, fragment_size)
-    assert stream_problems(observed, recording.reference()) == []
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize(("path", "fragment_size"), CASES)
-async def test_async_chunks_match_reference(
-    server: FakeServer, path: Path, fragment_size: int | None
-) -> None:
-    recording = Recording.from_chunks_file(path)
-    observed = await replay_async(server, recording, fragment_size)
-    assert stream_problems(observed, recording.reference()) == []
-
-
-@pytest.mark.parametrize("path", FILES)
-def test_sync_last_chunk_flag(server: FakeServer, path: Path) -> None:
-    recording = Recording.from_chunks_file(path)
-    observed = replay_sync(server, recording, None)
-    assert last_chunk_problems(observed, recording.reference()) == []
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("path", FILES)
-async def test_async_last_chunk_flag(server: FakeServer, path: Path) -> None:
-    recording = Recording.from_chunks_file(path)
-    observed = await replay_async(server, recording, None)
-    assert last_chunk_problems(observed, recording.reference()) == []
 
 
 def test_framing_adds_one_event_per_line_and_done() -> None:

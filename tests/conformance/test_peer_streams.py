@@ -1,4 +1,5 @@
-"""Every recorded provider stream, replayed byte for byte to the sync and async clients.
+"""Every recorded provider stream (SSE bodies and chunk files), replayed byte for byte to the
+sync and async clients.
 
 The expected values come from ``_reference`` (a plain ``json.loads`` reading of each
 ``data:`` line) and, for the quirky recordings, from values written out by hand below.
@@ -13,7 +14,7 @@ import pytest
 
 import chatlane
 from chatlane.testing import FakeServer
-from tests.conformance._reference import SSE_DIR, file_id, listing
+from tests.conformance._reference import CHUNKS_DIR, SSE_DIR, file_id, listing
 from tests.conformance._replay import (
     Observed,
     Recording,
@@ -24,13 +25,15 @@ from tests.conformance._replay import (
 )
 
 SSE_FILES = listing(SSE_DIR, ".sse")
+CHUNK_FILES = listing(CHUNKS_DIR, ".chunks.txt")
+STREAM_FILES = SSE_FILES + CHUNK_FILES
 SMALL = 10_000
 """Recordings up to this size are also served in 7-byte fragments."""
 
 
 def _cases() -> list[object]:
     cases: list[object] = []
-    for path in SSE_FILES:
+    for path in STREAM_FILES:
         cases.append(pytest.param(path, None, id=f"{file_id(path)}-whole"))
         if path.stat().st_size <= SMALL:
             cases.append(pytest.param(path, 7, id=f"{file_id(path)}-frag7"))
@@ -38,23 +41,24 @@ def _cases() -> list[object]:
 
 
 def _clean_end(path: Path) -> bool:
-    ref = Recording.from_sse_file(path).reference()
+    ref = Recording.load(path).reference()
     return ref.saw_done and ref.error is None
 
 
 CASES = _cases()
-DONE_FILES = [pytest.param(path, id=file_id(path)) for path in SSE_FILES if _clean_end(path)]
+DONE_FILES = [pytest.param(path, id=file_id(path)) for path in STREAM_FILES if _clean_end(path)]
 
 
 def test_the_recordings_are_there() -> None:
     assert len(SSE_FILES) >= 36, f"peer data not found under {SSE_DIR}"
+    assert len(CHUNK_FILES) >= 11, f"peer data not found under {CHUNKS_DIR}"
 
 
 @pytest.mark.parametrize(("path", "fragment_size"), CASES)
 def test_sync_stream_matches_reference(
     server: FakeServer, path: Path, fragment_size: int | None
 ) -> None:
-    recording = Recording.from_sse_file(path)
+    recording = Recording.load(path)
     observed = replay_sync(server, recording, fragment_size)
     assert stream_problems(observed, recording.reference()) == []
 
@@ -64,14 +68,14 @@ def test_sync_stream_matches_reference(
 async def test_async_stream_matches_reference(
     server: FakeServer, path: Path, fragment_size: int | None
 ) -> None:
-    recording = Recording.from_sse_file(path)
+    recording = Recording.load(path)
     observed = await replay_async(server, recording, fragment_size)
     assert stream_problems(observed, recording.reference()) == []
 
 
 @pytest.mark.parametrize("path", DONE_FILES)
 def test_sync_last_chunk_flag(server: FakeServer, path: Path) -> None:
-    recording = Recording.from_sse_file(path)
+    recording = Recording.load(path)
     observed = replay_sync(server, recording, None)
     assert last_chunk_problems(observed, recording.reference()) == []
 
@@ -79,7 +83,7 @@ def test_sync_last_chunk_flag(server: FakeServer, path: Path) -> None:
 @pytest.mark.asyncio
 @pytest.mark.parametrize("path", DONE_FILES)
 async def test_async_last_chunk_flag(server: FakeServer, path: Path) -> None:
-    recording = Recording.from_sse_file(path)
+    recording = Recording.load(path)
     observed = await replay_async(server, recording, None)
     assert last_chunk_problems(observed, recording.reference()) == []
 
