@@ -66,6 +66,12 @@ class Client:
         self._local_model = local_model or LocalModel()
         self._local_transport: SyncTransport | None = None
 
+    @property
+    def provider(self) -> str:
+        """The provider calls go to unless a model or call names another ("local" when
+        nothing is configured)."""
+        return self._core.provider
+
     def __repr__(self) -> str:
         return f"Client({self._core!r})"
 

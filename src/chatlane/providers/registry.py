@@ -34,6 +34,8 @@ class Provider:
     """Model ids contain "vendor/" prefixes of their own (OpenRouter, Together)."""
     in_process: bool = False
     """Served by the embedded model in this process, not over HTTP."""
+    default_model: str | None = None
+    """What the command line uses when no model is named."""
 
 
 _MISTRAL = WireDialect(
@@ -51,7 +53,11 @@ PROVIDERS: dict[str, Provider] = {
     row.name: row
     for row in (
         Provider(
-            "openai", "https://api.openai.com/v1", "OPENAI_API_KEY", base_url_env="OPENAI_BASE_URL"
+            "openai",
+            "https://api.openai.com/v1",
+            "OPENAI_API_KEY",
+            base_url_env="OPENAI_BASE_URL",
+            default_model="gpt-4o-mini",
         ),
         Provider(
             "azure",
@@ -67,6 +73,7 @@ PROVIDERS: dict[str, Provider] = {
             "MISTRAL_API_KEY",
             base_url_env="MISTRAL_BASE_URL",
             dialect=_MISTRAL,
+            default_model="mistral-small-latest",
         ),
         Provider(
             "groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY", base_url_env="GROQ_BASE_URL"
@@ -90,6 +97,7 @@ PROVIDERS: dict[str, Provider] = {
             "https://api.deepseek.com/v1",
             "DEEPSEEK_API_KEY",
             base_url_env="DEEPSEEK_BASE_URL",
+            default_model="deepseek-chat",
         ),
         Provider(
             "anthropic", "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY", dialect=_ANTHROPIC
@@ -109,7 +117,14 @@ PROVIDERS: dict[str, Provider] = {
             base_url_env="VLLM_BASE_URL",
             foreign_model_ids=True,
         ),
-        Provider("local", "local://embedded/v1", None, key_required=False, in_process=True),
+        Provider(
+            "local",
+            "local://embedded/v1",
+            None,
+            key_required=False,
+            in_process=True,
+            default_model="smollm2",
+        ),
         Provider(
             "llamacpp",
             "http://127.0.0.1:8080/v1",
