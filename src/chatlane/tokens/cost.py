@@ -1,0 +1,46 @@
+"""What a call cost, from its reported usage and the model table's list prices."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from chatlane.core.types import Usage
+from chatlane.tokens.models import model_info
+
+__all__ = ["estimate_cost"]
+
+
+def estimate_cost(usage: Usage | Mapping[str, Any], model: str) -> float | None:
+    """The cost of one call in US dollars, or None when the model's prices are not known.
+
+    - input: ``(prompt_tokens - cached_tokens) * input + cached_tokens * cached_input``,
+      where cached tokens are those the provider served from its prompt cache
+      (``prompt_tokens_details.cached_tokens``; DeepSeek's ``prompt_cache_hit_tokens``) and
+      the cached price falls back to the input price when the table has none;
+    - output: ``completion_tokens * output``. Reasoning tokens are part of
+      ``completion_tokens`` (as OpenAI, DeepSeek and OpenAI-compatible servers report them)
+      and are billed as output, so they are not added again.
+
+    ``usage`` is a ``chatlane.Usage`` or the same shape as a dict. Prices are the table's
+    (see ``chatlane.tokens.models.PRICES_AS_OF``); cache writes and batch discounts are not
+    modelled.
+    """
+    if not isinstance(usage, Usage):
+        usage = msgspec.convert(usage, Usage)
+    info = model_info(model)
+    if info is None or info.input_per_mtok is None:
+        return None
+    prompt = max(usage.prompt_tokens, 0)
+    cached = min(max(usage.cached_tokens, 0), prompt)
+    completion = max(usage.completion_tokens, 0)
+    if completion and info.output_per_mtok is None:
+        return None
+    cached_price = info.cached_input_per_mtok
+    if cached_price is None:
+        cached_price = info.input_per_mtok
+    dollars = (prompt - cached) * info.input_per_mtok + cached * cached_price
+    dollars += completion * (info.output_per_mtok or 0.0)
+    return dollars / 1_000_000

@@ -1,0 +1,343 @@
+"""Counting tokens of text and of chat messages, exactly where possible and offline always.
+
+How a model is counted:
+
+- **OpenAI models** (``o200k_base``: gpt-4o, gpt-4.1, gpt-5, o-series; ``cl100k_base``:
+  gpt-4, gpt-3.5-turbo, text-embedding-3) use OpenAI's own BPE encodings through tiktoken,
+  from files shipped inside chatlane (nothing is downloaded). Needs ``chatlane[tokens]``.
+  Messages follow OpenAI's documented chat-format accounting (the OpenAI Cookbook's
+  "How to count tokens with tiktoken"): 3 tokens per message, plus the tokens of every
+  string field (role, content, name, tool_call_id), plus 1 for a ``name``, plus 3 that prime
+  the reply. For plain text messages this equals the ``prompt_tokens`` the API reports
+  (``exact=True``).
+- **Tool definitions** (``tools=``) use the Cookbook's ``num_tokens_for_tools``
+  approximation: per function 7 tokens (10 for cl100k models) + tokens of
+  ``"name:description"``; when it has properties 3 + per property 3 + tokens of
+  ``"key:type:description"`` (trailing periods dropped), and per enum value 3 + its tokens
+  (minus 3 per enum); then 12 for the whole list. Nested schemas beyond the top-level
+  properties are not counted. Assistant ``tool_calls`` count as the tokens of each call's
+  name and arguments plus 3; images 85 tokens at ``detail="low"``, else 765 (a 1024x1024
+  picture at high detail: the size is not known offline); audio and file parts are not
+  counted. Any of these makes the count ``exact=False``.
+- **Local models** (``local/...``, ``smollm2``) count with the embedded model's own tokenizer
+  and chat template: ``chatlane.LocalModel().engine().count_message_tokens(...)``. Exact for
+  messages; tools add an estimate (their JSON through the same tokenizer).
+- **Everything else** (and OpenAI models without tiktoken) is an estimate, ``exact=False``,
+  ``method="estimate"``: one token per 4 bytes of UTF-8 text (OpenAI's rule of thumb of ~4
+  characters per token for English; non-Latin scripts take more bytes per character and
+  more tokens), with the same per-message overhead as above.
+
+Nothing here imports tiktoken or llama.cpp until a count needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+
+from chatlane.core.messages import MessageParam
+from chatlane.core.types import Message
+from chatlane.tokens._encodings import ENCODINGS, get_encoding
+from chatlane.tokens.models import model_info
+
+if TYPE_CHECKING:
+    from chatlane.local.engine import LocalEngine
+
+__all__ = [
+    "TokenCount",
+    "count_message_tokens",
+    "count_tokens",
+    "encoding_for_model",
+    "estimate_tokens",
+    "is_local_model",
+    "message_dict",
+]
+
+
+@dataclass(frozen=True)
+class TokenCount:
+    """A token count and how it was made."""
+
+    tokens: int
+    exact: bool
+    """True when the model's own tokenizer counted and no part had to be approximated."""
+    method: str
+    """``"o200k_base"`` / ``"cl100k_base"`` (tiktoken), ``"local-tokenizer"`` or ``"estimate"``."""
+
+
+# -- which counter a model gets ------------------------------------------------------------
+
+_OPENAI_FAMILIES: Final = (
+    (re.compile(r"^(?:gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o\d(?:-|$))"), "o200k_base"),
+    (re.compile(r"^(?:gpt-4|gpt-3\.5|gpt-35|text-embedding-3|text-embedding-ada)"), "cl100k_base"),
+    (re.compile(r"^gpt-oss"), "o200k_harmony"),
+)
+
+_LOCAL_NAMES: Final = frozenset({"smollm2"})
+
+
+def is_local_model(model: str) -> bool:
+    """True for models the embedded engine serves: ``local/...`` (and bare ``smollm2``)."""
+    key = model.strip().lower()
+    return key.startswith("local/") or key in _LOCAL_NAMES
+
+
+def encoding_for_model(model: str) -> str | None:
+    """The tiktoken encoding name of an OpenAI model (also behind a prefix), else None."""
+    info = model_info(model)
+    if info is not None:
+        return info.encoding
+    key = model.strip().lower()
+    if key.startswith("ft:"):
+        key = key[3:]
+    last = key.split("/")[-1]
+    for pattern, encoding in _OPENAI_FAMILIES:
+        if pattern.match(last):
+            return encoding
+    return None
+
+
+def estimate_tokens(text: str) -> int:
+    """The rough count used when no tokenizer is available: one token per 4 UTF-8 bytes."""
+    return math.ceil(len(text.encode("utf-8", "surrogatepass")) / 4)
+
+
+def _text_counter(model: str) -> tuple[Callable[[str], int], str, bool]:
+    """(count function, method, exact) for text of a non-local ``model``."""
+    name = encoding_for_model(model)
+    if name is not None:
+        # o200k_harmony shares o200k_base's vocabulary: text counts are the same, but the
+        # harmony chat format's overhead is not the one modelled here.
+        encoding = get_encoding("o200k_base" if name == "o200k_harmony" else name)
+        if encoding is not None:
+            return (
+                lambda text: len(encoding.encode_ordinary(text)),
+                name,
+                name in ENCODINGS,
+            )
+    return estimate_tokens, "estimate", False
+
+
+# -- text ---------------------------------------------------------------------------------
+
+
+def count_tokens(text: str, model: str) -> int:
+    """Tokens of ``text`` for ``model``: exact for OpenAI and local models, else an estimate.
+
+    Text that looks like a special token (``<|endoftext|>``) counts as plain text, as the
+    API treats it in messages.
+    """
+    if is_local_model(model):
+        engine = _local_engine(model)
+        if engine is not None:
+            return engine.count_tokens(text)
+    counter, _method, _exact = _text_counter(model)
+    return counter(text)
+
+
+# -- messages -----------------------------------------------------------------------------
+
+_TOKENS_PER_MESSAGE: Final = 3
+_TOKENS_PER_NAME: Final = 1
+_REPLY_PRIMING: Final = 3
+_TOKENS_PER_TOOL_CALL: Final = 3
+_IMAGE_LOW: Final = 85
+_IMAGE_DEFAULT: Final = 765
+# Response-only fields of a returned Message that are not sent back as prompt text.
+_NOT_PROMPT: Final = frozenset({"reasoning_content", "reasoning", "reasoning_details"})
+
+
+def message_dict(message: Any) -> Mapping[str, Any]:
+    """``message`` as a mapping: dicts as they are, a ``Message`` struct converted."""
+    if isinstance(message, Mapping):
+        return message
+    if isinstance(message, Message):
+        converted: dict[str, Any] = msgspec.to_builtins(message)
+        converted["role"] = message.role  # omitted by to_builtins when it is the default
+        return converted
+    raise TypeError(f"a message must be a mapping or a Message, not {type(message).__name__}")
+
+
+def _content_tokens(content: Any, count: Callable[[str], int]) -> tuple[int, bool]:
+    """(tokens, exact) of a message's ``content``: a string or a list of parts."""
+    if content is None:
+        return 0, True
+    if isinstance(content, str):
+        return count(content), True
+    if not isinstance(content, Iterable):
+        return count(str(content)), False
+    tokens = 0
+    for part in content:
+        if not isinstance(part, Mapping):
+            tokens += count(str(part))
+        elif part.get("type") == "text" or "text" in part:
+            tokens += count(str(part.get("text", "")))
+        elif part.get("type") == "image_url":
+            image = part.get("image_url")
+            detail = image.get("detail") if isinstance(image, Mapping) else None
+            tokens += _IMAGE_LOW if detail == "low" else _IMAGE_DEFAULT
+    # Parts other than one plain text part are joined by the server in ways not documented.
+    return tokens, False
+
+
+def _tool_calls_tokens(calls: Any, count: Callable[[str], int]) -> int:
+    tokens = 0
+    for call in calls or ():
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if isinstance(function, Mapping):
+            tokens += _TOKENS_PER_TOOL_CALL
+            tokens += count(str(function.get("name") or ""))
+            tokens += count(str(function.get("arguments") or ""))
+    return tokens
+
+
+def _message_tokens(message: Mapping[str, Any], count: Callable[[str], int]) -> tuple[int, bool]:
+    """(tokens, exact) one message adds, by OpenAI's chat-format accounting."""
+    tokens = _TOKENS_PER_MESSAGE
+    exact = message.get("role") != "tool"
+    for key, value in message.items():
+        if key == "content":
+            content_tokens, content_exact = _content_tokens(value, count)
+            tokens += content_tokens
+            exact = exact and content_exact
+        elif key == "tool_calls":
+            if value:
+                tokens += _tool_calls_tokens(value, count)
+                exact = False
+        elif isinstance(value, str) and key not in _NOT_PROMPT:
+            tokens += count(value)
+            if key == "name":
+                tokens += _TOKENS_PER_NAME
+    return tokens, exact
+
+
+def _strip_period(text: str) -> str:
+    return text[:-1] if text.endswith(".") else text
+
+
+def _tools_tokens(
+    tools: Sequence[Mapping[str, Any]], count: Callable[[str], int], method: str
+) -> int:
+    """The OpenAI Cookbook's approximation of what tool definitions add to a prompt."""
+    if not tools:
+        return 0
+    func_init = 10 if method == "cl100k_base" else 7
+    prop_init, prop_key, enum_init, enum_item, func_end = 3, 3, -3, 3, 12
+    tokens = 0
+    for tool in tools:
+        function = tool.get("function", tool)
+        if not isinstance(function, Mapping):
+            continue
+        tokens += func_init
+        name = str(function.get("name") or "")
+        description = _strip_period(str(function.get("description") or ""))
+        tokens += count(f"{name}:{description}")
+        parameters = function.get("parameters")
+        properties = parameters.get("properties") if isinstance(parameters, Mapping) else None
+        if isinstance(properties, Mapping) and properties:
+            tokens += prop_init
+            for key, schema in properties.items():
+                tokens += prop_key
+                schema = schema if isinstance(schema, Mapping) else {}
+                enum = schema.get("enum")
+                if isinstance(enum, list):
+                    tokens += enum_init
+                    for item in enum:
+                        tokens += enum_item + count(str(item))
+                kind = schema.get("type", "")
+                kind = ",".join(map(str, kind)) if isinstance(kind, list) else str(kind)
+                description = _strip_period(str(schema.get("description") or ""))
+                tokens += count(f"{key}:{kind}:{description}")
+    return tokens + func_end
+
+
+def count_message_tokens(
+    messages: Sequence[MessageParam],
+    model: str,
+    *,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+) -> TokenCount:
+    """Prompt tokens that ``messages`` (and ``tools``) take for ``model``, reply priming included.
+
+    ``messages`` may mix dicts and ``chatlane.Message`` structs. See the module docs for how
+    each kind of model is counted and when the result is exact.
+    """
+    if is_local_model(model):
+        local = _count_local(messages, model, tools)
+        if local is not None:
+            return local
+    counter, method, exact = _text_counter(model)
+    tokens = _REPLY_PRIMING
+    for message in messages:
+        message_tokens, message_exact = _message_tokens(message_dict(message), counter)
+        tokens += message_tokens
+        exact = exact and message_exact
+    if tools:
+        tokens += _tools_tokens(tools, counter, method)
+        exact = False
+    return TokenCount(tokens, exact, method)
+
+
+def message_costs(
+    messages: Sequence[MessageParam],
+    model: str,
+    *,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+) -> tuple[int, list[int]] | None:
+    """(fixed tokens, tokens of each message) when counts add up message by message.
+
+    None for local models, whose chat template merges turns: count those as a whole.
+    """
+    if is_local_model(model) and _local_engine(model) is not None:
+        return None
+    counter, method, _exact = _text_counter(model)
+    fixed = _REPLY_PRIMING + (_tools_tokens(tools, counter, method) if tools else 0)
+    return fixed, [_message_tokens(message_dict(m), counter)[0] for m in messages]
+
+
+# -- the embedded model -------------------------------------------------------------------
+
+
+def _local_engine(model: str) -> LocalEngine | None:
+    """The embedded engine that serves ``model``, or None when it cannot run here.
+
+    Only the default engine (``chatlane.LocalModel()``) is known from a model name; a
+    ``local/NAME`` it does not serve is estimated.
+    """
+    from chatlane.core.errors import ConfigurationError
+    from chatlane.local_model import LocalModel
+
+    try:
+        engine = LocalModel().engine()
+    except ConfigurationError:
+        return None
+    name = model.strip().lower().removeprefix("local/")
+    if name not in {engine.model_name.lower(), "smollm2-135m-instruct"}:
+        return None
+    return engine
+
+
+def local_context_window(model: str) -> int | None:
+    """The context the embedded engine runs ``model`` with (its ``n_ctx``), if it serves it."""
+    engine = _local_engine(model) if is_local_model(model) else None
+    return None if engine is None else engine.n_ctx
+
+
+def _count_local(
+    messages: Sequence[MessageParam], model: str, tools: Sequence[Mapping[str, Any]] | None
+) -> TokenCount | None:
+    engine = _local_engine(model)
+    if engine is None:
+        return None
+    dicts = [dict(message_dict(m)) for m in messages]
+    tokens = engine.count_message_tokens(dicts)
+    if not tools:
+        return TokenCount(tokens, True, "local-tokenizer")
+    tools_text = json.dumps(list(tools), ensure_ascii=False, separators=(",", ":"))
+    return TokenCount(tokens + engine.count_tokens(tools_text), False, "local-tokenizer")
