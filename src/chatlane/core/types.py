@@ -1,7 +1,9 @@
 """Wire types of the Chat Completions format, as light msgspec structs.
 
 Decoding goes straight from bytes into these structs (no dict step, no per-field validation
-layer), which is what keeps streaming fast. Unknown fields are ignored, so providers can add
+layer), which is what keeps streaming fast. They are not tracked by the garbage collector
+(``gc=False``: they hold plain data and cannot form cycles), so a long stream adds nothing to
+collection pauses in a service with a large heap. Unknown fields are ignored, so providers can add
 fields freely. Client-side data (``latency``, ``attempts``, chunk timing) lives on the same
 objects with defaults and is filled in by the client after decoding.
 """
@@ -35,18 +37,18 @@ FinishReason = Literal["stop", "length", "model_length", "tool_calls", "content_
 """The finish reasons chatlane knows. Fields stay ``str``: a new value from a provider is kept."""
 
 
-class FunctionCall(msgspec.Struct, omit_defaults=True):
+class FunctionCall(msgspec.Struct, omit_defaults=True, gc=False):
     name: str
     arguments: str = ""
 
 
-class ToolCall(msgspec.Struct, omit_defaults=True):
+class ToolCall(msgspec.Struct, omit_defaults=True, gc=False):
     id: str
     function: FunctionCall
     type: str = "function"
 
 
-class Message(msgspec.Struct, omit_defaults=True):
+class Message(msgspec.Struct, omit_defaults=True, gc=False):
     """A message as a provider returns it (usually the assistant's)."""
 
     role: str = "assistant"
@@ -77,19 +79,19 @@ def reasoning_details_text(details: list[dict[str, Any]] | None) -> str:
     return "".join(part for part in parts if isinstance(part, str))
 
 
-class PromptTokensDetails(msgspec.Struct, omit_defaults=True):
+class PromptTokensDetails(msgspec.Struct, omit_defaults=True, gc=False):
     cached_tokens: int | None = None
     audio_tokens: int | None = None
 
 
-class CompletionTokensDetails(msgspec.Struct, omit_defaults=True):
+class CompletionTokensDetails(msgspec.Struct, omit_defaults=True, gc=False):
     reasoning_tokens: int | None = None
     audio_tokens: int | None = None
     accepted_prediction_tokens: int | None = None
     rejected_prediction_tokens: int | None = None
 
 
-class Usage(msgspec.Struct, omit_defaults=True):
+class Usage(msgspec.Struct, omit_defaults=True, gc=False):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
@@ -115,14 +117,14 @@ class Usage(msgspec.Struct, omit_defaults=True):
         return 0
 
 
-class Choice(msgspec.Struct, omit_defaults=True):
+class Choice(msgspec.Struct, omit_defaults=True, gc=False):
     message: Message
     index: int = 0
     finish_reason: str | None = None
     logprobs: dict[str, Any] | None = None
 
 
-class ErrorBody(msgspec.Struct):
+class ErrorBody(msgspec.Struct, gc=False):
     """The ``error`` object of an error response (or of an error inside a stream)."""
 
     message: str | None = None
@@ -132,7 +134,7 @@ class ErrorBody(msgspec.Struct):
     code: str | int | None = None
 
 
-class ChatCompletion(msgspec.Struct, omit_defaults=True):
+class ChatCompletion(msgspec.Struct, omit_defaults=True, gc=False):
     """A whole (non-streamed) completion, plus client-side ``latency`` and ``attempts``."""
 
     id: str | None = None
@@ -158,12 +160,12 @@ class ChatCompletion(msgspec.Struct, omit_defaults=True):
         return (message.content or "") if message is not None else ""
 
 
-class FunctionCallDelta(msgspec.Struct, omit_defaults=True):
+class FunctionCallDelta(msgspec.Struct, omit_defaults=True, gc=False):
     name: str | None = None
     arguments: str | None = None
 
 
-class ToolCallDelta(msgspec.Struct, omit_defaults=True):
+class ToolCallDelta(msgspec.Struct, omit_defaults=True, gc=False):
     # Some providers (Mistral, Gemini) omit index; the accumulator then places the call itself.
     index: int | None = None
     id: str | None = None
@@ -171,7 +173,7 @@ class ToolCallDelta(msgspec.Struct, omit_defaults=True):
     function: FunctionCallDelta | None = None
 
 
-class Delta(msgspec.Struct, omit_defaults=True):
+class Delta(msgspec.Struct, omit_defaults=True, gc=False):
     role: str | None = None
     content: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
@@ -181,14 +183,14 @@ class Delta(msgspec.Struct, omit_defaults=True):
     reasoning_details: list[dict[str, Any]] | None = None
 
 
-class ChunkChoice(msgspec.Struct, omit_defaults=True):
+class ChunkChoice(msgspec.Struct, omit_defaults=True, gc=False):
     index: int = 0
     delta: Delta = msgspec.field(default_factory=Delta)
     finish_reason: str | None = None
     logprobs: dict[str, Any] | None = None
 
 
-class ChatCompletionChunk(msgspec.Struct, omit_defaults=True):
+class ChatCompletionChunk(msgspec.Struct, omit_defaults=True, gc=False):
     """One streamed chunk, plus client-side timing.
 
     A chunk may have no choices at all (the usage-only last chunk, Azure's prompt-filter first
