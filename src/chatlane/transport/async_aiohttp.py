@@ -108,12 +108,12 @@ class AiohttpTransport:
     async def fetch(
         self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
     ) -> Fetched:
-        # One timeout over headers and body: a whole response is one wait for the server.
+        # aiohttp's own socket-read timer bounds each wait for data here: cheaper than an
+        # asyncio.timeout per call, and a whole response has no first-token/idle phases.
+        timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
         try:
-            async with asyncio.timeout(read_timeout):
-                response = await self._request(request, connect_timeout)
-                async with response:
-                    return Fetched(response.status, response.headers, await response.read())
+            async with self._request(request, timeout) as response:
+                return Fetched(response.status, response.headers, await response.read())
         except aiohttp.ConnectionTimeoutError:
             raise errors.ConnectTimeout("timed out connecting") from None
         except TimeoutError:
@@ -128,7 +128,7 @@ class AiohttpTransport:
             # The first-token allowance runs from the start of the request, connecting
             # included; aiohttp's own connect timeout still reports a slow connect as such.
             async with asyncio.timeout(read_timeout):
-                response = await self._request(request, connect_timeout)
+                response = await self._request(request, self._connect_only(connect_timeout))
         except aiohttp.ConnectionTimeoutError:
             raise errors.ConnectTimeout("timed out connecting") from None
         except TimeoutError:
@@ -137,14 +137,16 @@ class AiohttpTransport:
             raise errors.ConnectError(f"connection failed: {exc}") from None
         return AiohttpResponse(response)
 
-    def _request(
-        self, request: HTTPRequest, connect_timeout: float | None
-    ) -> aiohttp.client._RequestContextManager:
+    def _connect_only(self, connect_timeout: float | None) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(connect_timeout)
         if timeout is None:
-            timeout = self._timeouts[connect_timeout] = aiohttp.ClientTimeout(
-                total=None, connect=connect_timeout
-            )
+            timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout)
+            self._timeouts[connect_timeout] = timeout
+        return timeout
+
+    def _request(
+        self, request: HTTPRequest, timeout: aiohttp.ClientTimeout
+    ) -> aiohttp.client._RequestContextManager:
         return self._get_session().request(
             request.method,
             request.url,
