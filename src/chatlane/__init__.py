@@ -1,7 +1,11 @@
 """chatlane: a small, fast, typed client for OpenAI-compatible Chat Completions APIs.
 
-Every public name is exported here, once. Heavy pieces (transports, aiohttp) load lazily.
+Every public name is exported here, once. Heavy pieces (transports, aiohttp) load lazily,
+and so do the tools, the agent and conversations: their names resolve on first use.
 """
+
+import importlib as _importlib
+import typing as _typing
 
 from chatlane._version import __version__
 from chatlane.async_client import AsyncChatStream, AsyncClient
@@ -63,9 +67,83 @@ from chatlane.local_model import LocalModel
 from chatlane.ping import PingResult
 from chatlane.providers.registry import PROVIDERS, Provider
 
+if _typing.TYPE_CHECKING:
+    from chatlane.agent import (
+        Agent,
+        AgentEvent,
+        AgentLimitError,
+        AgentResult,
+        AsyncAgent,
+        FinalAnswer,
+        TextDelta,
+        ToolCallFinished,
+        ToolCallStarted,
+        TurnFinished,
+    )
+    from chatlane.conversation import Conversation, ConversationFormatError
+    from chatlane.tools import (
+        StrictSchemaError,
+        Tool,
+        ToolArgumentsError,
+        Toolbox,
+        ToolDefinitionError,
+        ToolResult,
+        builtin_tools,
+        file_tools,
+        tool,
+    )
+
+_LAZY = {
+    **dict.fromkeys(
+        [
+            "Agent",
+            "AgentEvent",
+            "AgentLimitError",
+            "AgentResult",
+            "AsyncAgent",
+            "FinalAnswer",
+            "TextDelta",
+            "ToolCallFinished",
+            "ToolCallStarted",
+            "TurnFinished",
+        ],
+        "chatlane.agent",
+    ),
+    **dict.fromkeys(["Conversation", "ConversationFormatError"], "chatlane.conversation"),
+    **dict.fromkeys(
+        [
+            "StrictSchemaError",
+            "Tool",
+            "ToolArgumentsError",
+            "ToolDefinitionError",
+            "ToolResult",
+            "Toolbox",
+            "builtin_tools",
+            "file_tools",
+            "tool",
+        ],
+        "chatlane.tools",
+    ),
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module 'chatlane' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(home), name)
+    globals()[name] = value  # resolved once
+    return value
+
+
 __all__ = [
     "PROVIDERS",
     "APIError",
+    "Agent",
+    "AgentEvent",
+    "AgentLimitError",
+    "AgentResult",
+    "AsyncAgent",
     "AsyncChatStream",
     "AsyncClient",
     "AuthenticationError",
@@ -84,7 +162,10 @@ __all__ = [
     "ConnectTimeout",
     "ContentFilterError",
     "ContextLengthExceededError",
+    "Conversation",
+    "ConversationFormatError",
     "Delta",
+    "FinalAnswer",
     "FinishReason",
     "FirstTokenTimeout",
     "FunctionCall",
@@ -104,20 +185,33 @@ __all__ = [
     "StreamError",
     "StreamInterrupted",
     "StreamSummary",
+    "StrictSchemaError",
+    "TextDelta",
     "Timeout",
     "TimeoutError",
+    "Tool",
+    "ToolArgumentsError",
     "ToolCall",
     "ToolCallDelta",
+    "ToolCallFinished",
+    "ToolCallStarted",
+    "ToolDefinitionError",
+    "ToolResult",
+    "Toolbox",
     "TotalTimeout",
     "TransportError",
+    "TurnFinished",
     "UnprocessableEntityError",
     "Usage",
     "UsageError",
     "__version__",
     "assistant",
+    "builtin_tools",
+    "file_tools",
     "image_part",
     "system",
     "text_part",
+    "tool",
     "tool_result",
     "user",
 ]

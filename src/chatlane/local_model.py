@@ -25,7 +25,8 @@ class LocalModel:
 
     ``model_path=None`` is the bundled SmolLM2-135M-Instruct (model name ``smollm2``);
     any other GGUF chat model works, named by its file stem. ``n_threads=None`` uses every
-    CPU core.
+    usable CPU core but one (at most 8), which keeps generation fast when other work needs
+    the CPU too.
     """
 
     model_path: str | None = None

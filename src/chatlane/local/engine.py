@@ -98,7 +98,7 @@ class LocalEngine:
         # llama.cpp defaults to one thread; decoding runs ~1.5x faster on two. Its threads
         # spin while waiting for each other, so they must not outnumber the usable cores: with
         # one of two cores busy elsewhere, two threads decode ~3.5x slower than on an idle box.
-        self.n_threads = n_threads or _usable_cores()
+        self.n_threads = n_threads or default_threads()
         self.load_seconds: float | None = None
         self._model: LlamaModel | None = None
         self._vocab: LlamaModel | None = None
@@ -355,3 +355,14 @@ def _usable_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """Generation threads when none are asked for: all usable cores but one, at most 8.
+
+    llama.cpp's threads spin while they wait for each other, so when every core is theirs
+    and anything else on the machine needs CPU, a generation slows down by tens of times
+    (seen on 2 cores: a 20-token tool call took 77 s with 2 threads and a busy neighbour,
+    under 3 s with 1). A 135M model gains little past a few threads anyway.
+    """
+    return max(1, min(8, _usable_cores() - 1))

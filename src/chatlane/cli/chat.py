@@ -1,0 +1,195 @@
+"""``chatlane chat``: an interactive session with history, streaming and tools."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable
+
+from chatlane.agent import AgentResult, FinalAnswer, TextDelta
+from chatlane.cli import render
+from chatlane.cli.session import Session
+from chatlane.conversation import Conversation
+from chatlane.core.errors import ChatlaneError
+from chatlane.core.usage import sum_usage
+
+__all__ = ["run_chat"]
+
+HELP = """commands:
+  /reset         forget the conversation (the system message stays)
+  /save PATH     save the conversation as JSON
+  /load PATH     continue a saved conversation
+  /model [NAME]  show the model, or switch to NAME
+  /tools         list the tools the model may call
+  /usage         tokens and cost of this session
+  /help          this list
+  /exit          leave (Ctrl-D too)
+End a line with \\ to go on on the next line. Ctrl-C stops a reply."""
+
+
+def _read_message() -> str | None:
+    """One message from the user: lines ending in a backslash continue. None at EOF."""
+    try:
+        line = input("you> ")
+        while line.endswith("\\"):
+            line = line[:-1] + "\n" + input("...> ")
+    except EOFError:
+        return None
+    return line
+
+
+class ChatSession:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.conversation = Conversation(system=session.system)
+        self.results: list[AgentResult] = []
+        self.commands: dict[str, Callable[[str], bool]] = {
+            "/reset": self.reset,
+            "/save": self.save,
+            "/load": self.load,
+            "/model": self.model,
+            "/tools": self.tools,
+            "/usage": self.usage,
+            "/help": self.help,
+            "/exit": self.exit,
+            "/quit": self.exit,
+        }
+
+    # --- commands: each returns False to end the session ---------------------------------
+
+    def reset(self, _: str) -> bool:
+        self.conversation.reset()
+        print("(conversation cleared)")
+        return True
+
+    def save(self, path: str) -> bool:
+        if not path:
+            print("usage: /save PATH")
+            return True
+        try:
+            self.conversation.save(path)
+        except OSError as exc:
+            print(f"error: cannot write {path}: {exc.strerror or exc}")
+            return True
+        print(f"(saved {len(self.conversation)} messages to {path})")
+        return True
+
+    def load(self, path: str) -> bool:
+        if not path:
+            print("usage: /load PATH")
+            return True
+        try:
+            self.conversation = Conversation.load(path)
+        except ChatlaneError as exc:
+            print(f"error: {exc}")
+            return True
+        print(f"(loaded {len(self.conversation)} messages from {path})")
+        return True
+
+    def model(self, name: str) -> bool:
+        if name:
+            try:
+                self.session.switch_model(name)
+            except ChatlaneError as exc:
+                print(f"error: {exc}")
+                return True
+        print(f"(model: {self.session.agent.model})")
+        return True
+
+    def tools(self, _: str) -> bool:
+        if not len(self.session.toolbox):
+            print("(no tools)")
+        for tool in self.session.toolbox:
+            summary = tool.description.strip().splitlines()[0] if tool.description else ""
+            print(f"  {tool.name}: {summary}")
+        return True
+
+    def usage(self, _: str) -> bool:
+        usage = sum_usage(result.usage for result in self.results)
+        costs = [result.cost for result in self.results]
+        cost = "" if None in costs else f", ${sum(c or 0.0 for c in costs):.6f}"
+        print(
+            f"(this session: {len(self.results)} answers, {usage.prompt_tokens} prompt + "
+            f"{usage.completion_tokens} completion tokens{cost})"
+        )
+        return True
+
+    def help(self, _: str) -> bool:
+        print(HELP)
+        return True
+
+    def exit(self, _: str) -> bool:
+        return False
+
+    # --- the session -----------------------------------------------------------------------
+
+    def command(self, line: str) -> bool:
+        name, _, rest = line.strip().partition(" ")
+        handler = self.commands.get(name.lower())
+        if handler is None:
+            print(f"unknown command {name}; /help lists them")
+            return True
+        return handler(rest.strip())
+
+    def ask(self, text: str) -> None:
+        """One answer, streamed; on error or Ctrl-C the question leaves the history again."""
+        kept = len(self.conversation.messages)
+        events = self.session.agent.stream(text, conversation=self.conversation)
+        mid_line = False
+        try:
+            for event in events:
+                if isinstance(event, TextDelta):
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+                    mid_line = True
+                    continue
+                if mid_line:
+                    print()
+                    mid_line = False
+                if isinstance(event, FinalAnswer):
+                    self.results.append(event.result)
+                    print(render.usage_line(event.result))
+                else:
+                    print(render.note(event))
+        except KeyboardInterrupt:
+            del self.conversation.messages[kept:]
+            print("\n(stopped; the question was left out of the history)")
+        except ChatlaneError as exc:
+            del self.conversation.messages[kept:]
+            print(f"{chr(10) if mid_line else ''}error: {exc}")
+        finally:
+            events.close()
+
+    def loop(self) -> None:
+        tools = ", ".join(self.session.toolbox.names) or "none"
+        print(f"chatlane chat: {self.session.agent.model}; tools: {tools}; /help for commands")
+        while True:
+            text = _read_message()
+            if text is None:
+                print()
+                return
+            if not text.strip():
+                continue
+            if text.lstrip().startswith("/"):
+                if not self.command(text):
+                    return
+                continue
+            self.ask(text)
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    try:
+        session = Session(args)
+    except ChatlaneError as exc:
+        print(f"chatlane: error: {exc}", file=sys.stderr)
+        return 2
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401  (line editing and history for input(), where available)
+    try:
+        ChatSession(session).loop()
+    except KeyboardInterrupt:
+        print()
+    finally:
+        session.close()
+    return 0
