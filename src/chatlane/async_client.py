@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Mapping
 from types import TracebackType
-from typing import TypeVar, Unpack
+from typing import TYPE_CHECKING, Literal, TypeVar, Unpack
 
 from chatlane._base import RETRYABLE_TRANSPORT, Call, ClientCore, _Failed
 from chatlane.core import errors
@@ -16,7 +16,12 @@ from chatlane.core.timeouts import Timeout
 from chatlane.core.types import ChatCompletion, ChatCompletionChunk
 from chatlane.local_model import LocalModel
 from chatlane.ping import PingResult
+from chatlane.providers.registry import StructuredOutputMode
 from chatlane.transport.base import AsyncResponse, AsyncTransport, Fetched
+
+if TYPE_CHECKING:
+    from chatlane.structured.result import Parsed
+    from chatlane.structured.streams import AsyncStructuredStream
 
 __all__ = ["AsyncChatStream", "AsyncClient"]
 
@@ -98,6 +103,63 @@ class AsyncClient:
     def stream(self, **params: Unpack[ChatParams]) -> AsyncChatStream:
         """Start a streamed chat request: ``async with`` / ``async for`` it, or await it."""
         return AsyncChatStream(self, self._core.prepare(params, stream=True))
+
+    async def parse(
+        self,
+        *,
+        response_model: type[T],
+        mode: StructuredOutputMode | None = None,
+        strict: bool | Literal["fallback"] = True,
+        max_attempts: int = 3,
+        **params: Unpack[ChatParams],
+    ) -> Parsed[T]:
+        """Ask for an instance of ``response_model`` and return it validated.
+
+        ``response_model`` is a pydantic model, dataclass, TypedDict (or any type pydantic
+        validates); the other keywords are ``chat()``'s. ``mode`` is "json_schema",
+        "json_object" or "tools" (None: what the provider takes best). ``strict`` sends the
+        strict schema for the provider to enforce; a model without one is an
+        ``OutputSchemaError`` naming the field, unless ``strict="fallback"`` (a warning, then
+        the plain schema) or ``False``. An answer that fails validation is asked again with
+        its errors, up to ``max_attempts`` in all, then ``OutputValidationError``. Refusals
+        and cut-off answers raise ``OutputRefusedError`` and ``OutputTruncatedError`` at
+        once. The logic lives in ``chatlane.structured``.
+        """
+        from chatlane.structured.flow import plan, run_async
+
+        flow = plan(
+            self._core,
+            params,
+            response_model=response_model,
+            mode=mode,
+            strict=strict,
+            max_attempts=max_attempts,
+        )
+        return await run_async(flow.steps(), lambda request: self.chat(**request))
+
+    def parse_stream(
+        self,
+        *,
+        response_model: type[T],
+        mode: StructuredOutputMode | None = None,
+        strict: bool | Literal["fallback"] = True,
+        max_attempts: int = 3,
+        **params: Unpack[ChatParams],
+    ) -> AsyncStructuredStream[T]:
+        """Like ``parse()``, streamed: iterate partial objects (plain JSON data, each time
+        the answer grows), then ``final()`` for the validated ``Parsed`` result."""
+        from chatlane.structured.flow import plan
+        from chatlane.structured.streams import AsyncStructuredStream
+
+        flow = plan(
+            self._core,
+            params,
+            response_model=response_model,
+            mode=mode,
+            strict=strict,
+            max_attempts=max_attempts,
+        )
+        return AsyncStructuredStream(self, flow)
 
     async def ping(self, *, provider: str | None = None) -> PingResult:
         """Check that the provider is reachable and accepts the key (lists models: no cost)."""

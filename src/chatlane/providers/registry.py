@@ -11,9 +11,14 @@ from typing import Literal
 
 from chatlane.core.request import WireDialect
 
-__all__ = ["PROVIDERS", "Provider", "get_provider"]
+__all__ = ["PROVIDERS", "Provider", "StructuredOutputMode", "get_provider"]
 
 _OPENAI_ONLY = frozenset({"safe_prompt", "prompt_mode"})
+
+StructuredOutputMode = Literal["json_schema", "json_object", "tools"]
+"""How a provider is asked for structured output: a ``json_schema`` response format (decoding
+enforces the schema), ``json_object`` (JSON mode; the schema goes into the prompt) or
+``tools`` (the schema as the parameters of one forced tool call)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,9 @@ class Provider:
     """Served by the embedded model in this process, not over HTTP."""
     default_model: str | None = None
     """What the command line uses when no model is named."""
+    structured_output: StructuredOutputMode = "json_schema"
+    """The best way this provider's models take a schema for structured output (what
+    ``Client.parse`` uses unless told otherwise; see ``chatlane.structured.profile``)."""
 
 
 _MISTRAL = WireDialect(
@@ -76,7 +84,11 @@ PROVIDERS: dict[str, Provider] = {
             default_model="mistral-small-latest",
         ),
         Provider(
-            "groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY", base_url_env="GROQ_BASE_URL"
+            "groq",
+            "https://api.groq.com/openai/v1",
+            "GROQ_API_KEY",
+            base_url_env="GROQ_BASE_URL",
+            structured_output="json_object",  # json_schema only on a few of its models
         ),
         Provider(
             "together",
@@ -98,9 +110,14 @@ PROVIDERS: dict[str, Provider] = {
             "DEEPSEEK_API_KEY",
             base_url_env="DEEPSEEK_BASE_URL",
             default_model="deepseek-chat",
+            structured_output="json_object",  # JSON mode only; no json_schema
         ),
         Provider(
-            "anthropic", "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY", dialect=_ANTHROPIC
+            "anthropic",
+            "https://api.anthropic.com/v1",
+            "ANTHROPIC_API_KEY",
+            dialect=_ANTHROPIC,
+            structured_output="tools",  # the compatible endpoint ignores response_format
         ),
         Provider(
             "ollama",

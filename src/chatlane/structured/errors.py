@@ -1,0 +1,132 @@
+"""The errors of structured output, as branches of chatlane's one error tree.
+
+::
+
+    ChatlaneError
+    ├── UsageError
+    │   └── OutputSchemaError          the response model has no usable (strict) JSON schema;
+    │                                  ``path`` names the place; also a ValueError
+    └── StructuredOutputError          the model answered, but not with a usable instance
+        ├── OutputValidationError      every attempt failed validation (bad JSON, schema
+        │                              mismatch, a validator raising): all errors, all outputs
+        ├── OutputRefusedError         the model refused (``refusal``, or a content filter)
+        └── OutputTruncatedError       the answer hit the token limit (finish_reason "length")
+
+Refusal and truncation end the call at once: asking again would repeat the refusal or run
+into the same limit, and their text is not a validation problem the model could fix.
+
+Every ``StructuredOutputError`` carries what the call cost: ``usage`` (summed over all
+attempts), ``completions`` (one per attempt) and ``outputs`` (the raw text of each).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chatlane.core.errors import ChatlaneError, UsageError
+from chatlane.core.types import ChatCompletion, Usage
+
+__all__ = [
+    "OutputRefusedError",
+    "OutputSchemaError",
+    "OutputTruncatedError",
+    "OutputValidationError",
+    "StructuredOutputError",
+    "StructuredOutputWarning",
+]
+
+
+class OutputSchemaError(UsageError, ValueError):
+    """The response model cannot be turned into the schema the call needs.
+
+    ``path`` points into the JSON schema (``#/$defs/Item/properties/tags``); ``field`` is the
+    same place as a field path (``Item.tags``) where one exists.
+    """
+
+    def __init__(self, message: str, *, path: str = "#", field: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.field = field
+
+
+class StructuredOutputError(ChatlaneError):
+    """The model answered, but the answer could not become an instance of the response model."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        completions: Sequence[ChatCompletion],
+        outputs: Sequence[str],
+        usage: Usage,
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, model=model, attempts=len(completions))
+        self.completions = tuple(completions)
+        """One completion per attempt, in order."""
+        self.outputs = tuple(outputs)
+        """The raw text of each attempt's answer (content, or the tool call's arguments)."""
+        self.usage = usage
+        """Tokens of all attempts together."""
+
+
+class OutputValidationError(StructuredOutputError):
+    """No attempt produced a valid instance. ``errors[i]`` explains why attempt ``i`` failed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: Sequence[str],
+        completions: Sequence[ChatCompletion],
+        outputs: Sequence[str],
+        usage: Usage,
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            completions=completions,
+            outputs=outputs,
+            usage=usage,
+            provider=provider,
+            model=model,
+        )
+        self.errors = tuple(errors)
+
+
+class OutputRefusedError(StructuredOutputError):
+    """The model declined to answer. ``refusal`` is its explanation (or the finish reason)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        refusal: str,
+        completions: Sequence[ChatCompletion],
+        outputs: Sequence[str],
+        usage: Usage,
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            completions=completions,
+            outputs=outputs,
+            usage=usage,
+            provider=provider,
+            model=model,
+        )
+        self.refusal = refusal
+
+
+class OutputTruncatedError(StructuredOutputError):
+    """The answer was cut off by the token limit; ``outputs[-1]`` is the partial text.
+
+    Raise ``max_tokens`` (or simplify the response model) and try again.
+    """
+
+
+class StructuredOutputWarning(UserWarning):
+    """A structured call went ahead in a weaker form than asked (``strict="fallback"``)."""

@@ -1,0 +1,179 @@
+"""Streamed structured output: partial objects while the JSON arrives, the validated one at the
+end. The sync and async classes are the same few lines around :class:`ParseFlow`'s steps.
+
+Iterating yields the answer as parsed so far (plain JSON data: see
+:mod:`chatlane.structured.partial`), each time it changes. After the stream, ``final()``
+validates and returns the :class:`Parsed` result. If an answer fails validation and attempts
+remain, the re-ask streams too and the partials start over: ``attempt`` says which one they
+belong to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from chatlane.core.errors import ChatlaneError, UsageError
+from chatlane.core.types import ChatCompletionChunk
+from chatlane.structured.flow import ParseFlow
+from chatlane.structured.partial import PartialJSON
+from chatlane.structured.result import Parsed
+
+if TYPE_CHECKING:
+    from chatlane.async_client import AsyncClient
+    from chatlane.client import Client
+
+__all__ = ["AsyncStructuredStream", "StructuredStream"]
+
+T = TypeVar("T")
+
+
+class _Attempt(Generic[T]):
+    """The partial answer of one streamed attempt."""
+
+    def __init__(self, flow: ParseFlow[T]) -> None:
+        self._flow = flow
+        self._json = PartialJSON()
+
+    def feed(self, chunk: ChatCompletionChunk) -> bool:
+        return self._json.feed(self._flow.asking.chunk_text(chunk))
+
+    @property
+    def partial(self) -> Any:
+        return self._flow.spec.partial_view(self._json.value)
+
+
+class StructuredStream(Generic[T]):
+    """Partial objects of a structured answer as it streams; ``final()`` for the result.
+
+    Use it in a ``with`` block; leaving early closes the connection.
+    """
+
+    def __init__(self, client: Client, flow: ParseFlow[T]) -> None:
+        self._client = client
+        self._flow = flow
+        self._steps = flow.steps()
+        self._iterator: Generator[Any, None, None] | None = None
+        self._result: Parsed[T] | None = None
+        self._error: ChatlaneError | None = None
+        self.attempt = 0
+        """Which attempt the partials come from (1 for the first answer)."""
+
+    def __enter__(self) -> StructuredStream[T]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Any]:
+        if self._iterator is None:
+            self._iterator = self._partials()
+        return self._iterator
+
+    def close(self) -> None:
+        if self._iterator is not None:
+            self._iterator.close()
+        self._steps.close()
+
+    def final(self) -> Parsed[T]:
+        """The validated result; reads the rest of the stream(s) first if needed."""
+        if self._result is None and self._error is None:
+            for _ in self:
+                pass
+        if self._error is not None:
+            raise self._error
+        if self._result is None:
+            raise UsageError("the structured stream was closed before its answer was complete")
+        return self._result
+
+    def _partials(self) -> Generator[Any, None, None]:
+        try:
+            request = next(self._steps)
+            while True:
+                self.attempt += 1
+                attempt = _Attempt(self._flow)
+                with self._client.stream(**request) as stream:
+                    for chunk in stream:
+                        if attempt.feed(chunk):
+                            yield attempt.partial
+                    completion = stream.final()
+                try:
+                    request = self._steps.send(completion)
+                except StopIteration as done:
+                    self._result = done.value
+                    return
+        except ChatlaneError as exc:
+            self._error = exc
+            raise
+
+
+class AsyncStructuredStream(Generic[T]):
+    """The async twin of :class:`StructuredStream`: ``async with`` / ``async for``."""
+
+    def __init__(self, client: AsyncClient, flow: ParseFlow[T]) -> None:
+        self._client = client
+        self._flow = flow
+        self._steps = flow.steps()
+        self._iterator: AsyncGenerator[Any, None] | None = None
+        self._result: Parsed[T] | None = None
+        self._error: ChatlaneError | None = None
+        self.attempt = 0
+        """Which attempt the partials come from (1 for the first answer)."""
+
+    async def __aenter__(self) -> AsyncStructuredStream[T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        if self._iterator is None:
+            self._iterator = self._partials()
+        return self._iterator
+
+    async def close(self) -> None:
+        if self._iterator is not None:
+            await self._iterator.aclose()
+        self._steps.close()
+
+    async def final(self) -> Parsed[T]:
+        """The validated result; reads the rest of the stream(s) first if needed."""
+        if self._result is None and self._error is None:
+            async for _ in self:
+                pass
+        if self._error is not None:
+            raise self._error
+        if self._result is None:
+            raise UsageError("the structured stream was closed before its answer was complete")
+        return self._result
+
+    async def _partials(self) -> AsyncGenerator[Any, None]:
+        try:
+            request = next(self._steps)
+            while True:
+                self.attempt += 1
+                attempt = _Attempt(self._flow)
+                async with self._client.stream(**request) as stream:
+                    async for chunk in stream:
+                        if attempt.feed(chunk):
+                            yield attempt.partial
+                    completion = await stream.final()
+                try:
+                    request = self._steps.send(completion)
+                except StopIteration as done:
+                    self._result = done.value
+                    return
+        except ChatlaneError as exc:
+            self._error = exc
+            raise
