@@ -112,6 +112,21 @@ def test_json_object(engine: LocalEngine) -> None:
     assert isinstance(json.loads(result["choices"][0]["message"]["content"]), dict)
 
 
+def test_json_object_mode_gives_an_object_even_when_asked_for_a_number(
+    engine: LocalEngine,
+) -> None:
+    result = engine.complete(
+        {
+            "messages": user("Reply with the number 1.23456789 and nothing else."),
+            "response_format": {"type": "json_object"},
+            "max_tokens": 60,
+            "temperature": 0,
+        }
+    )
+    content = result["choices"][0]["message"]["content"]
+    assert content.lstrip().startswith("{")
+
+
 def test_schema_the_grammar_cannot_express_is_a_400(engine: LocalEngine) -> None:
     bad = {"type": "object", "properties": {"x": {"type": "quaternion"}}}
     with pytest.raises(LocalEngineError) as caught:

@@ -45,8 +45,10 @@ def call_prefix(name: str) -> str:
 
 def schema_grammar(schema: Mapping[str, Any]) -> str:
     """Grammar for one JSON value matching ``schema``. Raises ValueError if unsupported."""
-    rules = schema_grammar_rules([("value", schema)])
-    return f"root ::= value\n{rules}"
+    # Not "value": the converter's own rules for free-form JSON use that name, and root
+    # would then accept any JSON value instead of the schema.
+    rules = schema_grammar_rules([("answer", schema)])
+    return f"root ::= answer\n{rules}"
 
 
 def choice_grammar(options: Sequence[str]) -> str:
