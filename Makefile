@@ -26,8 +26,10 @@ $(STAMP_TEST): pyproject.toml | $(PY)
 
 install: $(STAMP_RUN)
 
+DEMO_QUESTION := What is the date and time right now?
+
 demo: $(STAMP_RUN)
-	$(PY) -m chatlane.demo
+	$(VENV)/bin/chatlane ask --tool current_datetime --temperature 0 "$(DEMO_QUESTION)"
 
 lint: $(STAMP_TEST)
 	$(VENV)/bin/ruff check .

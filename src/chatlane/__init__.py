@@ -65,7 +65,7 @@ from chatlane.core.types import (
 )
 from chatlane.local_model import LocalModel
 from chatlane.ping import PingResult
-from chatlane.providers.registry import PROVIDERS, Provider
+from chatlane.providers.registry import PROVIDERS, Provider, StructuredOutputMode
 
 if _typing.TYPE_CHECKING:
     from chatlane.agent import (
@@ -81,6 +81,17 @@ if _typing.TYPE_CHECKING:
         TurnFinished,
     )
     from chatlane.conversation import Conversation, ConversationFormatError
+    from chatlane.structured import (
+        AsyncStructuredStream,
+        OutputRefusedError,
+        OutputSchemaError,
+        OutputTruncatedError,
+        OutputValidationError,
+        Parsed,
+        StructuredOutputError,
+        StructuredOutputWarning,
+        StructuredStream,
+    )
     from chatlane.tools import (
         StrictSchemaError,
         Tool,
@@ -110,6 +121,20 @@ _LAZY = {
         "chatlane.agent",
     ),
     **dict.fromkeys(["Conversation", "ConversationFormatError"], "chatlane.conversation"),
+    **dict.fromkeys(
+        [
+            "AsyncStructuredStream",
+            "OutputRefusedError",
+            "OutputSchemaError",
+            "OutputTruncatedError",
+            "OutputValidationError",
+            "Parsed",
+            "StructuredOutputError",
+            "StructuredOutputWarning",
+            "StructuredStream",
+        ],
+        "chatlane.structured",
+    ),
     **dict.fromkeys(
         [
             "StrictSchemaError",
@@ -146,6 +171,7 @@ __all__ = [
     "AsyncAgent",
     "AsyncChatStream",
     "AsyncClient",
+    "AsyncStructuredStream",
     "AuthenticationError",
     "BadRequestError",
     "ChatCompletion",
@@ -175,6 +201,11 @@ __all__ = [
     "Message",
     "MessageParam",
     "NotFoundError",
+    "OutputRefusedError",
+    "OutputSchemaError",
+    "OutputTruncatedError",
+    "OutputValidationError",
+    "Parsed",
     "PermissionDeniedError",
     "PingResult",
     "Provider",
@@ -186,6 +217,10 @@ __all__ = [
     "StreamInterrupted",
     "StreamSummary",
     "StrictSchemaError",
+    "StructuredOutputError",
+    "StructuredOutputMode",
+    "StructuredOutputWarning",
+    "StructuredStream",
     "TextDelta",
     "Timeout",
     "TimeoutError",
