@@ -37,6 +37,7 @@ from measure import (
     IN_FLIGHT,
     NotAvailable,
     Outcome,
+    command_times,
     describe,
     import_times,
     in_flight,
@@ -67,6 +68,7 @@ SECTIONS = [
     Section("stream", f"Streaming {STREAM_CHUNKS:,} chunks, sync (higher is better)"),
     Section("stream-async", f"Streaming {STREAM_CHUNKS:,} chunks, async (higher is better)"),
     Section("import", "Import time in a fresh interpreter (lower is better)"),
+    Section("cli", "`chatlane --help`, the whole process (lower is better)"),
     Section("local", "Embedded model, SmolLM2-135M, greedy, 96 tokens (higher is better)"),
 ]
 TARGETS = [
@@ -75,6 +77,7 @@ TARGETS = [
     Target("streaming >= 0.7x raw urllib3 + json", "stream", 0.7, at_most=False),
     Target("async streaming >= 0.7x raw aiohttp + json", "stream-async", 0.7, at_most=False),
     Target("import chatlane < 150 ms", "import", 150, at_most=True, unit="ms"),
+    Target("chatlane --help < 500 ms", "cli", 500, at_most=True, unit="ms"),
     Target("embedded model tokens/s >= 0.95x llama-cpp-python", "local", 0.95, at_most=False),
 ]
 MEASURED = [
@@ -509,6 +512,21 @@ def import_rows(sizes: Sizes) -> list[Row]:
     )
 
 
+def cli_rows(runs: int) -> list[Row]:
+    commands = {
+        "python -c pass (baseline)": [sys.executable, "-c", "pass"],
+        "chatlane --help": [sys.executable, "-m", "chatlane", "--help"],
+    }
+    return rows_from(
+        "cli",
+        command_times(commands, runs),
+        lambda o: scaled(o.wall_per_item(), 1000),
+        "ms",
+        {"python -c pass (baseline)": BASELINE, "chatlane --help": CHATLANE},
+        lambda o: f"median of {len(o.samples)} runs",
+    )
+
+
 def local_rows(repeats: int) -> list[Row]:
     labels = {
         "direct": ("llama-cpp-python directly (baseline)", BASELINE),
@@ -619,6 +637,7 @@ def main() -> None:
         lambda: asyncio.run(async_stream_rows(stream_base, sizes, chatlane, openai)),
     )
     rows += progress("import", lambda: import_rows(sizes))
+    rows += progress("cli", lambda: cli_rows(max(sizes.import_runs.values())))
     if args.no_local:
         rows += [Row("local", "embedded model", None, "tokens/s", "skipped (--no-local)")]
     else:

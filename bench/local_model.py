@@ -3,12 +3,12 @@ prompt, thread count and greedy decoding, measured alternately in one run."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from typing import Any
 
 import chatlane
+from chatlane.local.engine import default_threads
 from chatlane.local.model_file import default_model_path
 
 PROMPT = [{"role": "user", "content": "Write a short paragraph about the sea."}]
@@ -48,10 +48,9 @@ def local_results(repeats: int) -> dict[str, tuple[float, float]]:
     """Median (TTFT seconds, tokens/s) for each way of running the model."""
     from llama_cpp import Llama
 
-    llama = Llama(
-        model_path=default_model_path(), n_ctx=4096, n_threads=os.cpu_count(), verbose=False
-    )
-    client = chatlane.Client(provider="local")
+    threads = default_threads()  # what chatlane's engine uses: the same for both
+    llama = Llama(model_path=default_model_path(), n_ctx=4096, n_threads=threads, verbose=False)
+    client = chatlane.Client(provider="local", local_model=chatlane.LocalModel(n_threads=threads))
     _direct(llama)
     _chatlane(client)  # loads the engine's own copy of the model
     runs: dict[str, list[tuple[float, float]]] = {"direct": [], "chatlane": []}

@@ -180,6 +180,27 @@ def import_times(runs: dict[str, int]) -> dict[str, Outcome]:
     return outcomes
 
 
+def command_times(commands: dict[str, list[str]], runs: int) -> dict[str, Outcome]:
+    """Wall time of whole commands (interpreter start-up included), alternating, after one
+    warm-up run each. A command that exits non-zero makes its row n/a."""
+    outcomes = {label: Outcome() for label in commands}
+    for argv in commands.values():
+        subprocess.run(argv, capture_output=True)
+    for _ in range(runs):
+        for label, argv in commands.items():
+            if outcomes[label].error is not None:
+                continue
+            started = time.perf_counter()
+            done = subprocess.run(argv, capture_output=True, text=True)
+            elapsed = time.perf_counter() - started
+            if done.returncode != 0:
+                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                outcomes[label].error = f"`{' '.join(argv)}` failed: {last}"
+            else:
+                outcomes[label].samples.append(Sample(1, elapsed, 0.0))
+    return outcomes
+
+
 def _interpreter_seconds(code: str, env: dict[str, str]) -> float:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
