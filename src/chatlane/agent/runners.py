@@ -8,7 +8,7 @@ the open stream; cancelling the async run cancels the stream and the running too
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from chatlane.agent.events import AgentEvent, AgentResult, FinalAnswer, TextDelta
 from chatlane.agent.flow import AgentSettings, CallModel, Emit, Step, agent_flow
@@ -22,6 +22,35 @@ from chatlane.tools import Tool, Toolbox
 __all__ = ["Agent", "AsyncAgent"]
 
 Flow = Generator[Step, Any, AgentResult]
+
+
+class AgentOptions(TypedDict, total=False):
+    """The keyword options of ``Agent`` and ``AsyncAgent`` (defaults in ``_DEFAULTS``)."""
+
+    model: str | None
+    tools: Toolbox | Iterable[Tool | Callable[..., Any]]
+    system: str | None
+    max_turns: int
+    max_tool_calls: int
+    tool_timeout: float | None
+    max_concurrency: int
+    trim: bool
+    tool_choice: Any
+    params: Mapping[str, Any] | None
+
+
+_DEFAULTS: AgentOptions = {
+    "model": None,
+    "tools": (),
+    "system": None,
+    "max_turns": 10,
+    "max_tool_calls": 30,
+    "tool_timeout": 60.0,
+    "max_concurrency": 8,
+    "trim": True,
+    "tool_choice": None,
+    "params": None,
+}
 _STREAM_USAGE = {"include_usage": True}
 
 
@@ -34,21 +63,14 @@ def _positive(name: str, value: int) -> int:
 class _AgentBase:
     """What both drivers share: settings, the default model, starting a run."""
 
-    def __init__(
-        self,
-        client: Client | AsyncClient,
-        *,
-        model: str | None,
-        tools: Toolbox | Iterable[Tool | Callable[..., Any]],
-        system: str | None,
-        max_turns: int,
-        max_tool_calls: int,
-        tool_timeout: float | None,
-        max_concurrency: int,
-        trim: bool,
-        tool_choice: Any,
-        params: Mapping[str, Any] | None,
-    ) -> None:
+    def __init__(self, client: Client | AsyncClient, options: AgentOptions) -> None:
+        unknown = set(options) - set(_DEFAULTS)
+        if unknown:
+            raise UsageError(f"unknown agent option(s): {', '.join(sorted(unknown))}")
+        given: AgentOptions = {**_DEFAULTS, **options}
+        model = given["model"]
+        tools = given["tools"]
+        tool_choice = given["tool_choice"]
         if model is None:
             row = get_provider(client.provider)
             if row is None or row.default_model is None:
@@ -59,23 +81,25 @@ class _AgentBase:
         if isinstance(tools, Toolbox):
             toolbox = tools
         else:
-            toolbox = Toolbox(tools, timeout=tool_timeout, max_concurrency=max_concurrency)
+            toolbox = Toolbox(
+                tools, timeout=given["tool_timeout"], max_concurrency=given["max_concurrency"]
+            )
         # Small embedded models will not decide to call a tool by themselves: the first
         # turn must call one, later turns may answer.
         endpoint, _ = client._core.route(model, None)
         first_choice = "required" if endpoint.in_process and tool_choice is None else None
-        extra = dict(params or {})
+        extra = dict(given["params"] or {})
         for reserved in ("model", "messages", "tools", "tool_choice", "stream"):
             if reserved in extra:
                 raise UsageError(f"params: {reserved!r} is set by the agent, not by params")
         self.client = client
-        self.system = system
+        self.system = given["system"]
         self.settings = AgentSettings(
             model=model,
             toolbox=toolbox,
-            max_turns=_positive("max_turns", max_turns),
-            max_tool_calls=_positive("max_tool_calls", max_tool_calls),
-            trim=trim,
+            max_turns=_positive("max_turns", given["max_turns"]),
+            max_tool_calls=_positive("max_tool_calls", given["max_tool_calls"]),
+            trim=given["trim"],
             tool_choice=tool_choice,
             first_tool_choice=first_choice,
             params=extra,
@@ -125,34 +149,8 @@ class Agent(_AgentBase):
     ``model`` defaults to the client's provider's default model.
     """
 
-    def __init__(
-        self,
-        client: Client | None = None,
-        *,
-        model: str | None = None,
-        tools: Toolbox | Iterable[Tool | Callable[..., Any]] = (),
-        system: str | None = None,
-        max_turns: int = 10,
-        max_tool_calls: int = 30,
-        tool_timeout: float | None = 60.0,
-        max_concurrency: int = 8,
-        trim: bool = True,
-        tool_choice: Any = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            client if client is not None else Client(),
-            model=model,
-            tools=tools,
-            system=system,
-            max_turns=max_turns,
-            max_tool_calls=max_tool_calls,
-            tool_timeout=tool_timeout,
-            max_concurrency=max_concurrency,
-            trim=trim,
-            tool_choice=tool_choice,
-            params=params,
-        )
+    def __init__(self, client: Client | None = None, **options: Unpack[AgentOptions]) -> None:
+        super().__init__(client if client is not None else Client(), options)
         self._client = self.client if isinstance(self.client, Client) else None
 
     def run(
@@ -205,34 +203,8 @@ class AsyncAgent(_AgentBase):
     """``Agent`` for asyncio: the same loop and limits; async tools run as tasks, sync
     tools in threads. Cancelling the run cancels the open stream and running tools."""
 
-    def __init__(
-        self,
-        client: AsyncClient | None = None,
-        *,
-        model: str | None = None,
-        tools: Toolbox | Iterable[Tool | Callable[..., Any]] = (),
-        system: str | None = None,
-        max_turns: int = 10,
-        max_tool_calls: int = 30,
-        tool_timeout: float | None = 60.0,
-        max_concurrency: int = 8,
-        trim: bool = True,
-        tool_choice: Any = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            client if client is not None else AsyncClient(),
-            model=model,
-            tools=tools,
-            system=system,
-            max_turns=max_turns,
-            max_tool_calls=max_tool_calls,
-            tool_timeout=tool_timeout,
-            max_concurrency=max_concurrency,
-            trim=trim,
-            tool_choice=tool_choice,
-            params=params,
-        )
+    def __init__(self, client: AsyncClient | None = None, **options: Unpack[AgentOptions]) -> None:
+        super().__init__(client if client is not None else AsyncClient(), options)
         self._client = self.client if isinstance(self.client, AsyncClient) else None
 
     async def run(
