@@ -7,8 +7,8 @@
     chat.add(completion.assistant_message())      # a returned Message is stored as a dict
     chat.save("chat.json");  Conversation.load("chat.json")
 
-Assistant messages are stored with what a request may carry back: ``content``,
-``tool_calls`` and ``name``. Reasoning text (``reasoning_content`` and the like) is left out,
+A returned ``Message`` is stored with what a request may carry back: ``role``,
+``content`` and ``tool_calls``. Reasoning text (``reasoning_content`` and the like) is left out,
 because some providers (DeepSeek) reject it in a request.
 """
 
@@ -19,8 +19,6 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-import msgspec
-
 from chatlane.core.errors import UsageError
 from chatlane.core.messages import MessageParam, validate_messages
 from chatlane.core.types import Message
@@ -29,7 +27,6 @@ __all__ = ["Conversation", "ConversationFormatError"]
 
 _FORMAT = "chatlane.conversation"
 _VERSION = 1
-_ASSISTANT_KEYS = ("role", "content", "tool_calls", "name")
 
 
 class ConversationFormatError(UsageError, ValueError):
@@ -38,10 +35,18 @@ class ConversationFormatError(UsageError, ValueError):
 
 def _as_dict(message: MessageParam) -> dict[str, Any]:
     if isinstance(message, Message):
-        built = msgspec.to_builtins(message)
-        if message.content is None:
-            built["content"] = None  # OpenAI's shape for a reply that only calls tools
-        return {key: built[key] for key in _ASSISTANT_KEYS if key in built}
+        # Spelled out: the struct omits fields equal to their defaults (role, type).
+        item: dict[str, Any] = {"role": message.role, "content": message.content}
+        if message.tool_calls:
+            item["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": call.type,
+                    "function": {"name": call.function.name, "arguments": call.function.arguments},
+                }
+                for call in message.tool_calls
+            ]
+        return item
     if not isinstance(message, Mapping):
         raise UsageError(f"a message must be a mapping or a Message, not {type(message).__name__}")
     return dict(message)
@@ -76,6 +81,14 @@ class Conversation:
         # Checked with its predecessors, so a tool result must answer an open tool call.
         context = self._open_tool_turn()
         validate_messages([*context, item])
+        if context and item.get("role") != "tool":
+            answered = {m.get("tool_call_id") for m in context[1:]}
+            waiting = [c.get("id") for c in context[0]["tool_calls"] if c.get("id") not in answered]
+            if waiting:
+                raise UsageError(
+                    f"tool calls {', '.join(map(str, waiting))} have no results yet: providers "
+                    "reject a conversation that goes on before every call is answered"
+                )
         self.messages.append(item)
 
     def add_user(self, content: str) -> None:
@@ -117,13 +130,14 @@ class Conversation:
             )
         if not isinstance(messages, list):
             raise ConversationFormatError("not a saved conversation: no list of messages")
-        if messages:
-            try:
-                validate_messages(messages)
-            except UsageError as exc:
-                raise ConversationFormatError(f"invalid saved conversation: {exc}") from None
         conversation = cls()
-        conversation.messages = [dict(m) for m in messages]
+        for index, message in enumerate(messages):
+            try:
+                conversation.add(message)
+            except UsageError as exc:
+                raise ConversationFormatError(
+                    f"invalid saved conversation: message {index}: {exc}"
+                ) from None
         return conversation
 
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -338,6 +338,7 @@ def test_old_turns_are_trimmed_to_fit_the_window(server: FakeServer, mode: str) 
     assert trimmed is not None
     assert trimmed.dropped_messages == 18 - len(sent)
     assert trimmed.prompt_tokens + 500 <= 8192
+    assert run.result.trims == [trimmed]  # run() callers see it too
     assert len(chat) == 19  # the history itself keeps everything
 
 
@@ -435,3 +436,33 @@ def test_final_answer_is_the_last_event(server: FakeServer) -> None:
     assert run.events[-1].text == "Hello"
     assert [type(e) for e in run.events[:-1] if not isinstance(e, TextDelta)] == [TurnFinished]
     assert not any(isinstance(e, ToolCallFinished) for e in run.events)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_answer_cut_off_by_max_tokens_says_so(server: FakeServer, mode: str) -> None:
+    server.enqueue(Completion(content="The answer is", finish_reason="length"))
+    run = run_agent(mode, server.url, "q", params={"max_tokens": 3})
+    assert run.result is not None
+    assert run.result.finish_reason == "length"
+    assert run.result.text == "The answer is"
+    server.enqueue(Completion(content="Done."))
+    whole = run_agent(mode, server.url, "q")
+    assert whole.result is not None
+    assert whole.result.finish_reason == "stop"
+    assert whole.result.trims == []
+
+
+def test_the_wrong_client_or_conflicting_options_are_refused(server: FakeServer) -> None:
+    sync_client = chatlane.Client(base_url=server.url, api_key=API_KEY)
+    async_client = chatlane.AsyncClient(base_url=server.url, api_key=API_KEY)
+    with pytest.raises(chatlane.UsageError, match=r"needs a chatlane\.Client, not AsyncClient"):
+        chatlane.agent.Agent(async_client, model="m")  # type: ignore[arg-type]
+    with pytest.raises(chatlane.UsageError, match=r"needs a chatlane\.AsyncClient, not Client"):
+        AsyncAgent(sync_client, model="m")  # type: ignore[arg-type]
+    box = chatlane.Toolbox([get_weather], timeout=60)
+    with pytest.raises(chatlane.UsageError, match="tool_timeout cannot apply to a ready Toolbox"):
+        chatlane.agent.Agent(sync_client, model="m", tools=box, tool_timeout=0.5)
+    with pytest.raises(chatlane.UsageError, match="unknown agent option"):
+        chatlane.agent.Agent(sync_client, model="m", temperature=0)  # type: ignore[call-arg]
+    sync_client.close()
+    assert server.chat_requests == []

@@ -165,10 +165,16 @@ def test_user_tools_from_a_module_and_files_under_allow_dir(
         (["--tools", "no_such_module_here", "q"], "--tools no_such_module_here: cannot import"),
         (["--allow-dir", "/no/such/dir", "q"], "/no/such/dir"),
         (["--max-turns", "0", "q"], "--max-turns must be at least 1"),
+        (["--timeout", "0", "q"], "--timeout must be a positive number of seconds"),
+        (
+            ["--tools", "broken_tools", "q"],
+            "--tools broken_tools: importing it failed: ZeroDivisionError: division by zero",
+        ),
     ],
 )
-def test_bad_options_are_named(args: list[str], message: str) -> None:
-    done = chatlane("ask", *args)
+def test_bad_options_are_named(args: list[str], message: str, tmp_path: Path) -> None:
+    (tmp_path / "broken_tools.py").write_text("RATIO = 1 / 0\n")
+    done = chatlane("ask", *args, cwd=tmp_path)
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
@@ -182,6 +188,25 @@ def test_provider_errors_are_one_line_without_the_key(server: FakeServer, keyed:
     assert "Traceback" not in done.stderr
     assert API_KEY not in done.stderr
     assert server.chat_requests[0].headers["authorization"] == f"Bearer {API_KEY}"
+    assert done.stdout == ""
+
+
+def test_ask_json_reports_errors_as_json_too(server: FakeServer, keyed: None) -> None:
+    server.enqueue(ErrorReply(404, message="The model `fake-model` does not exist"))
+    done = chatlane("ask", *remote(server), "--json", "hi")
+    assert done.returncode == 1
+    error = json.loads(done.stdout)["error"]
+    assert error["type"] == "NotFoundError"
+    assert "does not exist" in error["message"]
+
+
+def test_a_cut_off_answer_is_flagged(server: FakeServer, keyed: None) -> None:
+    server.enqueue(Completion(content="It is", finish_reason="length"))
+    done = chatlane("ask", *remote(server), "--max-tokens", "2", "--no-tools", "q")
+    assert done.returncode == 0
+    assert done.stdout == "It is\n"
+    assert "cut off by the token limit" in done.stderr
+    assert server.chat_requests[0].json()["max_tokens"] == 2
 
 
 @needs_model
@@ -237,7 +262,7 @@ def test_chat_load_reset_and_errors_keep_the_session_going(
     assert done.returncode == 0, done.stderr
     assert "error: not a saved conversation" in done.stdout
     assert "(loaded 2 messages" in done.stdout
-    assert "error: " in done.stdout
+    assert "error: Error from chatlane's fake server." in done.stdout  # the failed question
     assert "Bo." in done.stdout
     assert "unknown command /nope" in done.stdout
     last = server.chat_requests[-1].json()["messages"]
@@ -281,10 +306,14 @@ def test_chat_in_a_terminal(server: FakeServer, tmux: str) -> None:
         check=True,
     )
     _wait_for(tmux, r"you>")
+    subprocess.run(["tmux", "send-keys", "-t", tmux, "never mind", "C-c"], check=True)
+    _wait_for(tmux, r"\(dropped; /exit or Ctrl-D to leave\)\n.*you>")  # the session goes on
     subprocess.run(["tmux", "send-keys", "-t", tmux, "What is 6*7?", "Enter"], check=True)
     screen = _wait_for(tmux, r"The answer is 42\.")
     assert '→ calculator({"expression":"6*7"})' in screen
     assert "← calculator: 42" in screen
+    assert len(server.chat_requests) == 2  # the dropped line was never sent
+    assert "never mind" not in server.chat_requests[0].body.decode()
     _wait_for(tmux, r"2 turns, 1 tool call.*\n.*you>")
     subprocess.run(["tmux", "send-keys", "-t", tmux, "/exit", "Enter"], check=True)
     deadline = time.monotonic() + 10

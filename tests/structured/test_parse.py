@@ -140,6 +140,19 @@ def test_always_invalid_raises_with_every_error_output_and_token(
     assert isinstance(error, chatlane.ChatlaneError)
 
 
+def test_a_failed_parse_reports_the_cost_of_every_attempt(
+    driver: Driver, server: FakeServer
+) -> None:
+    server.enqueue(Completion(content="no", usage=(1000, 100)))
+    server.enqueue(Completion(content="still no", usage=(2000, 300)))
+    with pytest.raises(OutputValidationError) as caught:
+        driver.parse(model="gpt-4o-mini", messages=ASK, response_model=Sentiment, max_attempts=2)
+    both = estimate_cost({"prompt_tokens": 3000, "completion_tokens": 400}, "gpt-4o-mini")
+    assert both is not None
+    assert both > 0
+    assert caught.value.cost == pytest.approx(both)
+
+
 def test_a_refusal_is_its_own_error_and_not_reasked(driver: Driver, server: FakeServer) -> None:
     server.enqueue(Completion(content=None, refusal="I can't help with that.", usage=(9, 6)))
     with pytest.raises(OutputRefusedError) as caught:

@@ -3,7 +3,8 @@
 A streamed run yields, per model turn: ``TextDelta`` pieces of the reply, ``TurnFinished``
 (the turn's completion, usage and cost), then for a turn that calls tools
 ``ToolCallStarted`` for each call (arguments complete) and ``ToolCallFinished`` for each
-result, in the model's call order; the last event is ``FinalAnswer``.
+result, in the model's call order; the last event is ``FinalAnswer``. Calls refused because
+``max_tool_calls`` is used up get only a ``ToolCallFinished`` whose result says so.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ class AgentResult:
     """Summed over every turn."""
     cost: float | None = None
     """US dollars summed over every turn, or None when a price is not known."""
+    finish_reason: str | None = None
+    """The last reply's: "stop", or "length" when ``max_tokens`` cut the answer off."""
+    trims: list[TrimResult] = field(default_factory=list)
+    """What context trimming left out, for each model call that needed it."""
 
     @property
     def tool_calls(self) -> int:

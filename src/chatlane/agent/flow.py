@@ -110,8 +110,9 @@ def agent_flow(
     completions: list[ChatCompletion] = []
     costs: list[float | None] = []
     results: list[ToolResult] = []
+    trims: list[TrimResult] = []
 
-    def result(text: str) -> AgentResult:
+    def result(text: str, finish_reason: str | None = None) -> AgentResult:
         known = [cost for cost in costs if cost is not None]
         return AgentResult(
             text=text,
@@ -121,6 +122,8 @@ def agent_flow(
             completions=list(completions),
             usage=sum_usage(c.usage for c in completions),
             cost=sum(known) if len(known) == len(costs) else None,
+            finish_reason=finish_reason,
+            trims=list(trims),
         )
 
     for turn in range(1, settings.max_turns + 1):
@@ -136,6 +139,8 @@ def agent_flow(
                 tools=definitions or None,
             )
             messages = trimmed.messages
+            if trimmed.dropped_messages:
+                trims.append(trimmed)
         params["messages"] = list(messages)
         if definitions:
             params["tools"] = definitions
@@ -168,7 +173,7 @@ def agent_flow(
             )
         )
         if not calls:
-            final = result(message.content or "")
+            final = result(message.content or "", completion.choices[0].finish_reason)
             yield Emit(FinalAnswer(final))
             return final
 

@@ -8,7 +8,7 @@ the open stream; cancelling the async run cancels the stream and the running too
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from chatlane.agent.events import AgentEvent, AgentResult, FinalAnswer, TextDelta
 from chatlane.agent.flow import AgentSettings, CallModel, Emit, Step, agent_flow
@@ -60,6 +60,19 @@ def _positive(name: str, value: int) -> int:
     return value
 
 
+ClientT = TypeVar("ClientT", Client, AsyncClient)
+
+
+def _checked(client: object, kind: type[ClientT], other_agent: str) -> ClientT | None:
+    """``client`` if it is a ``kind`` (or None); a clear error for the other kind."""
+    if client is None or isinstance(client, kind):
+        return client
+    raise UsageError(
+        f"this agent needs a chatlane.{kind.__name__}, not {type(client).__name__}"
+        f" (use {other_agent} with that client)"
+    )
+
+
 class _AgentBase:
     """What both drivers share: settings, the default model, starting a run."""
 
@@ -79,6 +92,12 @@ class _AgentBase:
                 )
             model = f"{row.name}/{row.default_model}"
         if isinstance(tools, Toolbox):
+            ignored = {"tool_timeout", "max_concurrency"} & set(options)
+            if ignored:
+                raise UsageError(
+                    f"{' and '.join(sorted(ignored))} cannot apply to a ready Toolbox: "
+                    "set them on the Toolbox, or pass the tools as a list"
+                )
             toolbox = tools
         else:
             toolbox = Toolbox(
@@ -150,8 +169,8 @@ class Agent(_AgentBase):
     """
 
     def __init__(self, client: Client | None = None, **options: Unpack[AgentOptions]) -> None:
-        super().__init__(client if client is not None else Client(), options)
-        self._client = self.client if isinstance(self.client, Client) else None
+        self._client: Client = _checked(client, Client, "AsyncAgent") or Client()
+        super().__init__(self._client, options)
 
     def run(
         self, prompt: str | None = None, *, conversation: Conversation | None = None
@@ -172,7 +191,6 @@ class Agent(_AgentBase):
 
     def _drive(self, flow: Flow, *, streaming: bool) -> Generator[AgentEvent, None, None]:
         client = self._client
-        assert client is not None
         outcome: Any = None
         try:
             while True:
@@ -204,8 +222,8 @@ class AsyncAgent(_AgentBase):
     tools in threads. Cancelling the run cancels the open stream and running tools."""
 
     def __init__(self, client: AsyncClient | None = None, **options: Unpack[AgentOptions]) -> None:
-        super().__init__(client if client is not None else AsyncClient(), options)
-        self._client = self.client if isinstance(self.client, AsyncClient) else None
+        self._client: AsyncClient = _checked(client, AsyncClient, "Agent") or AsyncClient()
+        super().__init__(self._client, options)
 
     async def run(
         self, prompt: str | None = None, *, conversation: Conversation | None = None
@@ -229,7 +247,6 @@ class AsyncAgent(_AgentBase):
 
     async def _drive(self, flow: Flow, *, streaming: bool) -> AsyncGenerator[AgentEvent, None]:
         client = self._client
-        assert client is not None
         outcome: Any = None
         try:
             while True:

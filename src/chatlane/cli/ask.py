@@ -36,6 +36,7 @@ def _json_result(result: AgentResult, model: str, seconds: float) -> dict[str, A
         "answer": result.text,
         "model": model,
         "turns": result.turns,
+        "finish_reason": result.finish_reason,
         "tool_calls": [
             {
                 "name": tool_result.name,
@@ -94,6 +95,9 @@ def run_ask(args: argparse.Namespace) -> int:
         return 130
     except ChatlaneError as exc:
         print(f"chatlane: error: {exc}", file=sys.stderr)
+        if args.json:  # a reader of stdout learns what happened too
+            error = {"type": type(exc).__name__, "message": str(exc)}
+            print(json.dumps({"error": error}, ensure_ascii=False))
         return 1
     finally:
         events.close()
@@ -107,5 +111,7 @@ def run_ask(args: argparse.Namespace) -> int:
     elif mid_line:
         print()
     if notes:
+        if result.finish_reason == "length":
+            print(render.CUT_OFF, file=sys.stderr)
         print(f"{render.usage_line(result)} in {seconds:.2f} s", file=sys.stderr)
     return 0

@@ -29,14 +29,19 @@ End a line with \\ to go on on the next line. Ctrl-C stops a reply."""
 
 
 def _read_message() -> str | None:
-    """One message from the user: lines ending in a backslash continue. None at EOF."""
-    try:
-        line = input("you> ")
-        while line.endswith("\\"):
-            line = line[:-1] + "\n" + input("...> ")
-    except EOFError:
-        return None
-    return line
+    """One message from the user: lines ending in a backslash continue. None at EOF;
+    Ctrl-C drops what was typed and asks again."""
+    while True:
+        try:
+            line = input("you> ")
+            while line.endswith("\\"):
+                line = line[:-1] + "\n" + input("...> ")
+        except EOFError:
+            return None
+        except KeyboardInterrupt:
+            print("\n(dropped; /exit or Ctrl-D to leave)")
+            continue
+        return line
 
 
 class ChatSession:
@@ -149,6 +154,8 @@ class ChatSession:
                     mid_line = False
                 if isinstance(event, FinalAnswer):
                     self.results.append(event.result)
+                    if event.result.finish_reason == "length":
+                        print(render.CUT_OFF)
                     print(render.usage_line(event.result))
                 else:
                     print(render.note(event))

@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--max-turns must be at least 1")
     if args.max_tokens is not None and args.max_tokens < 1:
         parser.error("--max-tokens must be at least 1")
+    if args.timeout is not None and not args.timeout > 0:
+        parser.error("--timeout must be a positive number of seconds")
     if args.command == "ask":
         from chatlane.cli.ask import run_ask
 

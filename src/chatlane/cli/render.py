@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from chatlane.agent import AgentResult, ToolCallFinished, ToolCallStarted, TurnFinished
 
-__all__ = ["note", "tool_finished", "tool_started", "turn_line", "usage_line"]
+__all__ = ["CUT_OFF", "note", "tool_finished", "tool_started", "turn_line", "usage_line"]
 
 _SHOWN = 200  # characters of a tool result shown; the model gets all of it
+CUT_OFF = "(the answer was cut off by the token limit: raise --max-tokens)"
 
 
 def _clip(text: str) -> str:

@@ -25,11 +25,16 @@ def load_module_tools(name: str) -> list[Tool]:
     """The tools a module offers: its ``TOOLS`` list if it has one, else every ``Tool``
     (``@tool``-decorated function) it defines. The current directory is importable."""
     if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
+        # Last, so files in the current directory cannot shadow modules chatlane imports.
+        sys.path.append(os.getcwd())
     try:
         module: ModuleType = importlib.import_module(name)
     except ImportError as exc:
         raise CLIError(f"--tools {name}: cannot import it: {exc}") from None
+    except Exception as exc:  # the user's module failed while it ran
+        raise CLIError(
+            f"--tools {name}: importing it failed: {type(exc).__name__}: {exc}"
+        ) from None
     listed: Any = getattr(module, "TOOLS", None)
     if listed is not None:
         items = list(listed)

@@ -15,8 +15,8 @@
 Refusal and truncation end the call at once: asking again would repeat the refusal or run
 into the same limit, and their text is not a validation problem the model could fix.
 
-Every ``StructuredOutputError`` carries what the call cost: ``usage`` (summed over all
-attempts), ``completions`` (one per attempt) and ``outputs`` (the raw text of each).
+Every ``StructuredOutputError`` carries what the call cost: ``usage`` and ``cost`` (summed
+over all attempts), ``completions`` (one per attempt) and ``outputs`` (the raw text of each).
 """
 
 from __future__ import annotations
@@ -68,6 +68,14 @@ class StructuredOutputError(ChatlaneError):
         self.outputs = tuple(outputs)
         """The raw text of each attempt's answer (content, or the tool call's arguments)."""
         self.usage = usage
+        """Summed over every attempt."""
+
+    @property
+    def cost(self) -> float | None:
+        """US dollars for every attempt, from the model table's prices; None when unknown."""
+        from chatlane.tokens.cost import estimate_cost
+
+        return estimate_cost(self.usage, self.model) if self.model else None
         """Tokens of all attempts together."""
 
 
