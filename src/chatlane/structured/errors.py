@@ -68,7 +68,7 @@ class StructuredOutputError(ChatlaneError):
         self.outputs = tuple(outputs)
         """The raw text of each attempt's answer (content, or the tool call's arguments)."""
         self.usage = usage
-        """Summed over every attempt."""
+        """Tokens of all attempts together."""
 
     @property
     def cost(self) -> float | None:
@@ -76,7 +76,6 @@ class StructuredOutputError(ChatlaneError):
         from chatlane.tokens.cost import estimate_cost
 
         return estimate_cost(self.usage, self.model) if self.model else None
-        """Tokens of all attempts together."""
 
 
 class OutputValidationError(StructuredOutputError):
