@@ -191,6 +191,16 @@ def test_provider_errors_are_one_line_without_the_key(server: FakeServer, keyed:
     assert done.stdout == ""
 
 
+def test_the_model_can_come_from_the_environment(
+    server: FakeServer, keyed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATLANE_MODEL", "env-model")
+    server.enqueue(Completion(content="ok"))
+    done = chatlane("ask", "--base-url", server.url, "--no-tools", "q")
+    assert done.returncode == 0, done.stderr
+    assert server.chat_requests[0].json()["model"] == "env-model"
+
+
 def test_ask_json_reports_errors_as_json_too(server: FakeServer, keyed: None) -> None:
     server.enqueue(ErrorReply(404, message="The model `fake-model` does not exist"))
     done = chatlane("ask", *remote(server), "--json", "hi")
