@@ -153,3 +153,66 @@ def test_through_a_toolbox_errors_reach_the_model(root: Path) -> None:
     )
     listing = box.run({"id": "2", "function": {"name": "list_files", "arguments": ""}})
     assert listing.content == "docs/\nnotes.txt"
+
+
+def refused(function: Tool, path: str) -> str:
+    """The message of the ValueError ``function(path=path)`` raises."""
+    with pytest.raises(ValueError, match=r"\S") as caught:
+        function(path=path)
+    return str(caught.value)
+
+
+def assert_hidden(root: Path, text: str) -> None:
+    """The absolute allowed directory (or its parent) appears nowhere in ``text``."""
+    assert str(root.parent) not in text
+    assert str(root.resolve().parent) not in text
+
+
+def test_a_name_too_long_names_the_path_relative_and_nothing_else(root: Path) -> None:
+    read_file, list_files = tools(root)
+    long_name = "a" * 300
+    for name in (long_name, f"docs/{long_name}", f"{long_name}/x.txt"):
+        assert refused(read_file, name) == f"cannot read {name!r}: File name too long"
+        assert refused(list_files, name) == f"cannot list {name!r}: File name too long"
+    result = Toolbox(file_tools(root)).run(
+        {"id": "1", "function": {"name": "read_file", "arguments": f'{{"path": "{long_name}"}}'}}
+    )
+    assert result.content == (
+        f"Error: read_file failed: ValueError: cannot read '{long_name}': File name too long"
+    )
+    assert_hidden(root, result.content)
+
+
+def test_a_symbolic_link_loop_is_an_error_without_the_directory(root: Path) -> None:
+    os.symlink("loop", root / "loop")
+    os.symlink("ping", root / "docs" / "pong")
+    os.symlink("pong", root / "docs" / "ping")
+    read_file, list_files = tools(root)
+    for path in ("loop", "docs/ping", "loop/x.txt"):
+        for function in (read_file, list_files):
+            # Python < 3.13 fails to resolve the path, later versions to read it.
+            message = refused(function, path)
+            assert message.startswith(("cannot resolve the path", "cannot read", "cannot list"))
+            assert message.endswith(f"{path!r}: Too many levels of symbolic links")
+    # A loop inside a listed directory is shown as an entry, not an error.
+    assert list_files(path="docs") == "deep/\nguide.md\nping\npong"
+    assert list_files() == "docs/\nloop\nnotes.txt"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and lists anything: no EACCES")
+def test_permission_denied_is_an_error_without_the_directory(root: Path) -> None:
+    (root / "locked.txt").write_text("no")
+    (root / "locked.txt").chmod(0)
+    (root / "closed").mkdir()
+    (root / "closed" / "inner.txt").write_text("no")
+    (root / "closed").chmod(0)
+    read_file, list_files = tools(root)
+    try:
+        assert refused(read_file, "locked.txt") == "cannot read 'locked.txt': Permission denied"
+        assert refused(list_files, "closed") == "cannot list 'closed': Permission denied"
+        assert (
+            refused(read_file, "closed/inner.txt")
+            == "cannot read 'closed/inner.txt': Permission denied"
+        )
+    finally:
+        (root / "closed").chmod(0o755)

@@ -18,7 +18,7 @@ import pytest
 import typing_extensions
 
 from chatlane.core.errors import UsageError
-from chatlane.tools import Tool, ToolDefinitionError, tool
+from chatlane.tools import Tool, ToolArgumentsError, Toolbox, ToolDefinitionError, tool
 
 
 class Color(enum.Enum):
@@ -393,8 +393,9 @@ def test_partials_methods_and_a_mistaken_name_argument() -> None:
 
     square = tool(functools.partial(power, exponent=2), name="square")
     assert square.description == "Raise base to a power."
-    assert square.parameters["properties"]["exponent"]["default"] == 2
-    assert square.validate('{"base": 3}') == {"base": 3.0, "exponent": 2}
+    assert "exponent" not in square.parameters["properties"]  # bound: not the model's choice
+    assert square.validate('{"base": 3}') == {"base": 3.0}
+    assert square(base=3) == 9
 
     class Greeter:
         def greet(self, name: str) -> str:
@@ -405,3 +406,41 @@ def test_partials_methods_and_a_mistaken_name_argument() -> None:
         tool(Greeter.greet)
     with pytest.raises(ToolDefinitionError, match=r"write @tool\(name=\.\.\.\)"):
         tool("lookup")  # type: ignore[call-overload]
+
+
+def test_arguments_bound_by_a_partial_are_hidden_and_refused() -> None:
+    seen: list[tuple[str, str, str]] = []
+
+    def read(root: str, path: str, mode: str = "text") -> str:
+        seen.append((root, path, mode))
+        return f"{root}/{path}"
+
+    by_keyword = tool(functools.partial(read, root="/safe", mode="raw"), name="read")
+    by_position = tool(functools.partial(read, "/safe"), name="read")
+    assert by_keyword.parameters["properties"].keys() == {"path"}
+    assert by_position.parameters["properties"].keys() == {"path", "mode"}
+    for bound in (by_keyword, by_position):
+        with pytest.raises(ToolArgumentsError, match="root: Extra inputs are not permitted"):
+            bound.validate({"path": "x", "root": "/etc"})
+    with pytest.raises(ToolArgumentsError, match="mode: Extra inputs are not permitted"):
+        by_keyword.validate({"path": "x", "mode": "text"})
+
+    # Wrapping the partial again (a decorator, a Tool of the Tool) hides the same names.
+    @functools.wraps(by_keyword.function)
+    def logged(*args: Any, **kwargs: Any) -> Any:
+        return by_keyword.function(*args, **kwargs)
+
+    assert tool(logged, name="read").parameters["properties"].keys() == {"path"}
+    assert tool(by_keyword, name="read").parameters["properties"].keys() == {"path"}
+    strict = tool(functools.partial(read, root="/safe"), name="read", strict=True)
+    assert strict.parameters["required"] == ["path", "mode"]
+
+    box = Toolbox([by_keyword])
+    refused = box.run(
+        {"id": "1", "function": {"name": "read", "arguments": '{"path": "x", "root": "/etc"}'}}
+    )
+    assert refused.error_kind == "invalid_arguments"
+    assert "root: Extra inputs are not permitted" in refused.content
+    ran = box.run({"id": "2", "function": {"name": "read", "arguments": '{"path": "x"}'}})
+    assert ran.content == "/safe/x"
+    assert seen == [("/safe", "x", "raw")]

@@ -13,7 +13,7 @@ import pydantic
 import pytest
 
 from chatlane.tools import StrictSchemaError, ToolDefinitionError, to_strict_schema, tool
-from chatlane.tools.strict import drop_defaulted_nulls
+from chatlane.tools.strict import drop_defaulted_nulls, drop_strict_nulls
 
 
 class Status(enum.Enum):
@@ -263,3 +263,57 @@ def test_null_defaults_inside_a_plain_union_follow_the_matching_branch() -> None
         Owner.model_json_schema(),
     )
     assert cleaned == {"pet": {"kind": "cat"}, "pets": [{"kind": "dog"}, {"kind": "cat"}]}
+
+
+class Parcel(pydantic.BaseModel):
+    weight: int
+    insured: int | None = 100
+    label: str | None = None
+
+
+def test_strict_tool_null_means_the_default_even_where_none_is_valid() -> None:
+    def send(
+        parcel: Parcel,
+        copies: list[Parcel],
+        required: int | None,
+        opt: int | None = 4,
+        note: str | None = None,
+    ) -> None: ...
+
+    strict, loose = tool(send, strict=True), tool(send)
+    nulls = (
+        '{"parcel": {"weight": 1, "insured": null, "label": null},'
+        ' "copies": [{"weight": 2, "insured": null, "label": null}],'
+        ' "required": null, "opt": null, "note": null}'
+    )
+    # Strict: the model cannot leave a key out, so null is its way to say "the default".
+    assert strict.validate(nulls) == {
+        "parcel": Parcel(weight=1, insured=100),
+        "copies": [Parcel(weight=2, insured=100)],
+        "required": None,  # no default: null is the value
+        "opt": 4,
+        "note": None,
+    }
+    # Not strict: leaving a key out is possible, so a null where None is valid means None.
+    assert loose.validate(nulls) == {
+        "parcel": Parcel(weight=1, insured=None),
+        "copies": [Parcel(weight=2, insured=None)],
+        "required": None,
+        "opt": None,
+        "note": None,
+    }
+    given = '{"parcel": {"weight": 1, "insured": 5, "label": "x"}, "copies": [], "required": 2, "opt": 7}'
+    assert strict.validate(given) == {
+        "parcel": Parcel(weight=1, insured=5, label="x"),
+        "copies": [],
+        "required": 2,
+        "opt": 7,
+        "note": None,
+    }
+
+
+def test_drop_defaulted_nulls_still_keeps_nulls_that_are_valid() -> None:
+    # Structured output validates the answer as it is first; this must not change its meaning.
+    value = {"weight": 1, "insured": None, "label": None}
+    assert drop_defaulted_nulls(value, Parcel.model_json_schema()) == value
+    assert drop_strict_nulls(value, Parcel.model_json_schema()) == {"weight": 1}

@@ -484,3 +484,129 @@ def test_no_timeout_means_no_limit() -> None:
         return "rested"
 
     assert Toolbox([nap], timeout=None).run(call("nap")).content == "rested"
+
+
+class Doom(BaseException):
+    """Neither an Exception nor an interruption: still the tool's own failure."""
+
+
+@tool
+def die(code: int) -> str:
+    raise SystemExit(code)
+
+
+@tool
+async def adie(code: int) -> str:
+    raise SystemExit(code)
+
+
+@tool
+def doom() -> str:
+    raise Doom("the end")
+
+
+@tool
+def interrupt() -> str:
+    raise KeyboardInterrupt
+
+
+@tool
+async def ainterrupt() -> str:
+    raise KeyboardInterrupt
+
+
+@tool
+def gives_up_in_a_thread() -> str:
+    raise asyncio.CancelledError
+
+
+class Exits(pydantic.BaseModel):
+    value: int
+
+    @pydantic.field_validator("value")
+    @classmethod
+    def leave(cls, value: int) -> int:
+        raise SystemExit(value)
+
+
+@tool
+def validated_exit(item: Exits) -> str:
+    return "unreachable"
+
+
+def test_a_tool_raising_system_exit_or_any_base_exception_is_a_failed_result() -> None:
+    box = Toolbox([die, adie, doom, validated_exit])
+    results = box.run_many(
+        [
+            call("die", {"code": 3}, "1"),
+            call("adie", {"code": 4}, "2"),
+            call("doom", {}, "3"),
+            call("validated_exit", {"item": {"value": 5}}, "4"),
+        ]
+    )
+    assert [(r.error_kind, r.content) for r in results] == [
+        ("failed", "Error: die failed: SystemExit: 3"),
+        ("failed", "Error: adie failed: SystemExit: 4"),
+        ("failed", "Error: doom failed: Doom: the end"),
+        ("failed", "Error: validated_exit failed: SystemExit: 5"),
+    ]
+    assert isinstance(results[0].exception, SystemExit)
+
+
+@pytest.mark.asyncio
+async def test_system_exit_in_arun_is_a_failed_result_and_the_loop_goes_on() -> None:
+    box = Toolbox([die, adie, doom, get_weather])
+    results = await box.arun_many(
+        [
+            call("die", {"code": 3}, "1"),
+            call("adie", {"code": 4}, "2"),
+            call("doom", {}, "3"),
+            call("get_weather", {"city": "Rome"}, "4"),
+        ]
+    )
+    assert [r.content for r in results] == [
+        "Error: die failed: SystemExit: 3",
+        "Error: adie failed: SystemExit: 4",
+        "Error: doom failed: Doom: the end",
+        "Sunny in Rome, 20 C",
+    ]
+    await asyncio.sleep(0)  # the loop is alive
+
+
+def test_keyboard_interrupt_from_a_tool_still_propagates() -> None:
+    box = Toolbox([interrupt, ainterrupt])
+    with pytest.raises(KeyboardInterrupt):
+        box.run(call("interrupt"))
+    with pytest.raises(KeyboardInterrupt):
+        box.run(call("ainterrupt"))
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(box.arun(call("interrupt")))
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(box.arun(call("ainterrupt")))
+
+
+@pytest.mark.asyncio
+async def test_a_sync_tool_raising_cancelled_error_is_a_cancelled_result() -> None:
+    # Nobody cancelled the caller: the tool gave up on its own, in either kind of run.
+    box = Toolbox([gives_up_in_a_thread])
+    expected = ("cancelled", "Error: gives_up_in_a_thread was cancelled.")
+    result = box.run(call("gives_up_in_a_thread"))
+    assert (result.error_kind, result.content) == expected
+    result = await box.arun(call("gives_up_in_a_thread"))
+    assert (result.error_kind, result.content) == expected
+
+
+@pytest.mark.asyncio
+async def test_cancelling_the_caller_still_propagates_while_a_sync_tool_runs(
+    release: Release,
+) -> None:
+    @tool
+    def slow() -> str:
+        release.wait(5)
+        return "done"
+
+    task = asyncio.create_task(Toolbox([slow]).arun(call("slow")))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

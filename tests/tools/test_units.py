@@ -101,3 +101,39 @@ def test_unknown_units() -> None:
 def test_below_absolute_zero() -> None:
     with pytest.raises(ValueError, match="-300 °C is below absolute zero"):
         convert_units(-300, "C", "K")
+
+
+@pytest.mark.parametrize(
+    ("value", "source", "target", "expected"),
+    [
+        (-459.67, "F", "K", "-459.67 °F = 0 K"),  # float rounding puts this at -6e-14 K
+        (-459.67, "F", "C", "-459.67 °F = -273.15 °C"),
+        (-273.15, "C", "K", "-273.15 °C = 0 K"),
+        (0, "K", "F", "0 K = -459.67 °F"),
+    ],
+)
+def test_absolute_zero_itself_converts(
+    value: float, source: str, target: str, expected: str
+) -> None:
+    assert convert_units(value, source, target) == expected
+
+
+def test_just_below_absolute_zero_is_still_refused() -> None:
+    with pytest.raises(ValueError, match=r"-459\.68 °F is below absolute zero"):
+        convert_units(-459.68, "F", "K")
+    with pytest.raises(ValueError, match="below absolute zero"):
+        convert_units(-1e-6, "K", "C")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_values_that_are_not_finite_are_refused(value: float) -> None:
+    with pytest.raises(ValueError, match=f"the value must be a finite number, not {value}"):
+        convert_units(value, "km", "m")
+
+
+def test_results_too_large_for_a_float_are_refused() -> None:
+    with pytest.raises(ValueError, match="1e\\+308 km is too large to express in mm"):
+        convert_units(1e308, "km", "mm")
+    with pytest.raises(ValueError, match="too large to express in B"):
+        convert_units(1e300, "TiB", "B")
+    assert convert_units(1e300, "mm", "km") == "1e+300 mm = 1e+294 km"

@@ -9,8 +9,9 @@ from typing import Annotated, Literal
 
 import pydantic
 import pytest
+import typing_extensions
 
-from chatlane.tools import ToolArgumentsError, tool
+from chatlane.tools import ToolArgumentsError, Toolbox, tool
 
 
 class Unit(enum.Enum):
@@ -102,8 +103,7 @@ def test_every_bad_field_is_named_with_its_location() -> None:
         )
     assert caught.value.problems == (
         "addresses[1].street: Field required",
-        "addresses[1].number: Input should be a valid integer, unable to parse string as an"
-        " integer",
+        "addresses[1].number: Input should be a valid integer",
         "where.x: Field required",
         "unit: Input should be 'c' or 'f'",
         "at: Field required",
@@ -139,3 +139,85 @@ def test_null_for_a_defaulted_parameter_means_the_default() -> None:
 def test_non_string_arguments_are_misuse() -> None:
     with pytest.raises(TypeError):
         get_weather.validate(42)  # type: ignore[arg-type]
+
+
+class Person(typing_extensions.TypedDict):
+    name: str
+    age: int
+
+
+@tool
+def settings(flag: bool = False, n: float = 1.0, x: int = 0, word: str = "") -> str:
+    """Set things."""
+    return f"{flag} {n} {x} {word}"
+
+
+def settings_problems(arguments: str | dict[str, object]) -> tuple[str, ...]:
+    with pytest.raises(ToolArgumentsError) as caught:
+        settings.validate(arguments)
+    return caught.value.problems
+
+
+def test_wrong_json_types_are_not_coerced() -> None:
+    assert settings_problems('{"flag": "yes", "n": "3.5"}') == (
+        "flag: Input should be a valid boolean",
+        "n: Input should be a valid number",
+    )
+    assert settings_problems('{"x": true}') == ("x: Input should be a valid integer",)
+    assert settings_problems('{"x": 3.0, "flag": 1}') == (
+        "flag: Input should be a valid boolean",
+        "x: Input should be a valid integer",
+    )
+    assert settings_problems('{"n": "nan"}') == ("n: Input should be a valid number",)
+    assert settings_problems('{"word": 5}') == ("word: Input should be a valid string",)
+    # A parsed mapping is held to the same rules; NaN and objects are not JSON at all.
+    assert settings_problems({"flag": "true"}) == ("flag: Input should be a valid boolean",)
+    assert settings_problems({"n": float("nan")})[0].startswith("arguments are not JSON values")
+    assert settings_problems({"word": object()})[0].startswith("arguments are not JSON values")
+    result = Toolbox([settings]).run(
+        {"id": "1", "function": {"name": "settings", "arguments": '{"flag": "yes"}'}}
+    )
+    assert result.content == (
+        "Error: invalid arguments for settings: flag: Input should be a valid boolean."
+        " Call settings again with corrected arguments."
+    )
+
+
+def test_json_values_still_fill_the_types_json_has_no_word_for() -> None:
+    @tool
+    def rich(
+        ratio: float,
+        level: Literal[1, 2],
+        unit: Unit,
+        person: Person,
+        where: Point,
+        address: Address,
+        day: dt.date,
+        at: dt.datetime,
+        pair: tuple[int, str],
+        ids: set[int],
+        counts: dict[int, str],
+    ) -> None:
+        """Everything at once."""
+
+    arguments = rich.validate(
+        '{"ratio": 2, "level": 1, "unit": "c", "person": {"name": "Ada", "age": 36},'
+        ' "where": {"x": 1}, "address": {"street": "Main", "number": 4}, "day": "2026-03-01",'
+        ' "at": "2026-03-01T12:00:00+01:00", "pair": [1, "a"], "ids": [3, 3],'
+        ' "counts": {"7": "seven"}}'
+    )
+    assert arguments == {
+        "ratio": 2.0,
+        "level": 1,
+        "unit": Unit.CELSIUS,
+        "person": {"name": "Ada", "age": 36},
+        "where": Point(1.0),
+        "address": Address(street="Main", number=4),
+        "day": dt.date(2026, 3, 1),
+        "at": dt.datetime(2026, 3, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+        "pair": (1, "a"),
+        "ids": {3},
+        "counts": {7: "seven"},
+    }
+    assert isinstance(arguments["ratio"], float)
+    assert isinstance(arguments["where"].x, float)

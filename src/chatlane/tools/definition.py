@@ -27,7 +27,7 @@ from typing import Any, overload
 from chatlane.tools.docstrings import parse_docstring
 from chatlane.tools.errors import StrictSchemaError, ToolArgumentsError, ToolDefinitionError
 from chatlane.tools.schema import build_parameters
-from chatlane.tools.strict import drop_defaulted_nulls, to_strict_schema
+from chatlane.tools.strict import drop_defaulted_nulls, drop_strict_nulls, to_strict_schema
 
 __all__ = ["Tool", "tool"]
 
@@ -120,13 +120,21 @@ class Tool:
         """The keyword arguments to call the function with, from what the model sent.
 
         ``arguments`` is the JSON text of the tool call (``""`` counts as ``{}``) or an
-        already-parsed mapping. Values are converted by pydantic: a model, dataclass or enum
-        parameter receives an instance. A ``null`` for a parameter that has a default but
-        does not accept ``None`` means "use the default" (strict mode makes models write
-        ``null`` for parameters they leave out). Raises :class:`ToolArgumentsError`.
+        already-parsed mapping of JSON values. Values are validated strictly as JSON (a
+        string is no number, ``true`` no integer) and converted by pydantic: a model,
+        dataclass or enum parameter receives an instance. Raises :class:`ToolArgumentsError`.
+
+        A ``null`` may stand for "absent", since strict mode makes models write ``null`` for
+        what they leave out. For a strict tool, ``null`` for any parameter or field that has
+        a default means the default, even where ``None`` is valid (the model has no other
+        way to omit it). For other tools the model can omit, so ``null`` means the default
+        only where ``None`` is not valid, and ``None`` where it is.
         """
         data = _parse_arguments(arguments)
-        data = drop_defaulted_nulls(data, self._arguments.schema)
+        if self.strict:
+            data = drop_strict_nulls(data, self._arguments.schema)
+        else:
+            data = drop_defaulted_nulls(data, self._arguments.schema)
         return self._arguments.validate(data)
 
     def _strict_schema(self) -> dict[str, Any]:

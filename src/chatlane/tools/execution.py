@@ -5,6 +5,13 @@ caller, cheap and synchronous), then run the function and turn whatever happens 
 :class:`~chatlane.tools.ToolResult`. Only what the *caller* got wrong raises (a call that is
 not a call); whatever the model or a tool did becomes a result.
 
+"Whatever a tool did" includes ``BaseException``s: a tool calling ``sys.exit()`` (or a
+library doing it for it) gets a failed result, it does not end the program. Two exceptions
+still propagate, because they are the user's or the caller's, not the tool's:
+``KeyboardInterrupt`` (wherever it is raised) and an ``asyncio.CancelledError`` that arrives
+because the task running the tools is being cancelled. A ``CancelledError`` a tool raises on
+its own while nobody cancels the caller is the tool's outcome: a ``cancelled`` result.
+
 Why daemon threads rather than a thread pool: Python cannot stop a running function. When a
 synchronous tool outlives its timeout, its thread is abandoned and keeps running until the
 function returns. A pool's worker would stay busy (starving later calls), and the interpreter
@@ -97,7 +104,10 @@ def prepare(
         validated = tool.validate(arguments)
     except ToolArgumentsError as error:
         return results.invalid_arguments(call_id, name, error, time.perf_counter() - received)
-    except Exception as error:  # a validator of the tool's own types raised: the tool's bug
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # a validator of the tool's own types raised: the tool's bug
+        # Validation is synchronous (no await), so even a CancelledError is the validator's.
         return results.failed(call_id, name, error, time.perf_counter() - received)
     timeout = tool.timeout if tool.timeout is not None else default_timeout
     return Invocation(call_id, tool, validated, timeout, received)
@@ -132,7 +142,7 @@ def run_in_threads(
         now = time.perf_counter()
         for future, (invocation, index, deadline) in list(running.items()):
             if future.done():
-                done[index] = future.result()  # re-raises only KeyboardInterrupt/SystemExit
+                done[index] = future.result()  # raises only a KeyboardInterrupt
             elif now >= deadline:
                 # Abandoned: the thread runs on until the function returns, unobserved.
                 done[index] = _timed_out(invocation)
@@ -191,7 +201,9 @@ async def run_async(invocation: Invocation) -> ToolResult:
         if task is not None and task.cancelling():
             raise  # we are being cancelled, not the tool on its own
         return results.cancelled(call_id, tool.name, error, invocation.elapsed())
-    except Exception as error:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # SystemExit too: left alone, it would stop the loop
         return results.failed(call_id, tool.name, error, invocation.elapsed())
 
 
@@ -206,7 +218,11 @@ def _run_blocking(invocation: Invocation) -> ToolResult:
         if inspect.isawaitable(value):  # a sync wrapper that returned a coroutine
             value = asyncio.run(_awaited(value))
         return results.success(invocation.call_id, tool.name, value, invocation.elapsed())
-    except Exception as error:
+    except asyncio.CancelledError as error:  # no caller task to cancel here: the tool's own
+        return results.cancelled(invocation.call_id, tool.name, error, invocation.elapsed())
+    except KeyboardInterrupt:
+        raise  # handed to the caller's thread by the future
+    except BaseException as error:
         return results.failed(invocation.call_id, tool.name, error, invocation.elapsed())
 
 

@@ -5,13 +5,21 @@ and carry the parameter's name as their alias, so any parameter name works (``js
 ``model_config``, ``_private`` would otherwise clash with pydantic's own names) while the
 schema and the error messages show the real names.
 
+Arguments are validated in pydantic's strict mode, from JSON: a value of the wrong JSON type
+goes back to the model as an error instead of being guessed at (``"yes"`` is not a boolean,
+``true`` not an integer, ``"3.5"`` not a number). What JSON cannot say directly still comes
+as JSON does: ISO strings for datetimes, values for enums, objects for models and
+dataclasses, ``1`` for a float.
+
 pydantic is imported only here and only when a tool is defined, so ``import chatlane`` (and
 ``import chatlane.tools``) stay free of it.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import json
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,11 +48,20 @@ class Parameters:
     """The JSON schema of the arguments object, without pydantic's ``title`` keys."""
 
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        """Keyword arguments for the function, converted by pydantic (models, enums, ...)."""
+        """Keyword arguments for the function, converted by pydantic (models, enums, ...).
+
+        ``arguments`` holds JSON values (what the model's JSON text parses to); they are
+        validated strictly as JSON, see the module's docstring.
+        """
         from pydantic import ValidationError
 
         try:
-            instance = self.model.model_validate(arguments)
+            # allow_nan=False: NaN and Infinity are not JSON, so not something a model sent.
+            text = json.dumps(arguments, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise ToolArgumentsError([f"arguments are not JSON values: {error}"]) from None
+        try:
+            instance = self.model.model_validate_json(text, strict=True)
         except ValidationError as error:
             raise ToolArgumentsError(describe_errors(error)) from None
         return {parameter: getattr(instance, field) for field, parameter in self.names.items()}
@@ -58,6 +75,10 @@ def build_parameters(
     Raises ``ToolDefinitionError`` naming the parameter when one cannot be described to a
     model: ``*args``/``**kwargs``, positional-only, no type annotation, or a type pydantic
     cannot validate or describe.
+
+    Parameters a ``functools.partial`` binds are left out, so the model can neither see nor
+    send them: ``partial(read, root="/safe")`` must not let the model pick another root (a
+    call's keywords would override the partial's). Sending one is an "extra input" error.
     """
     try:
         signature = inspect.signature(function, eval_str=True)
@@ -65,15 +86,39 @@ def build_parameters(
         raise ToolDefinitionError(
             f"cannot read the signature of tool {tool_name!r}: {error}"
         ) from error
+    bound = _bound_by_partials(function)  # positional bindings are gone from the signature
     fields: dict[str, tuple[Any, FieldInfo]] = {}
     names: dict[str, str] = {}
     for index, parameter in enumerate(signature.parameters.values()):
+        if parameter.name in bound:
+            continue
         _check_parameter(parameter, tool_name)
         field = f"p{index}"
         fields[field] = (parameter.annotation, _field_info(parameter, docstring_params))
         names[field] = parameter.name
     model = _build_model(fields, names, tool_name)
     return Parameters(model=model, names=names, schema=remove_titles(model.model_json_schema()))
+
+
+def _bound_by_partials(function: Callable[..., Any]) -> frozenset[str]:
+    """Names of the keyword arguments bound by ``functools.partial``s in ``function``.
+
+    Follows what ``inspect.signature`` follows: nested partials and ``__wrapped__`` (a
+    decorated partial, or a :class:`~chatlane.tools.Tool` made of one).
+    """
+    names: set[str] = set()
+    current: Any = function
+    for _ in range(100):  # a __wrapped__ cycle must not hang tool definition
+        if isinstance(current, functools.partial):
+            names.update(current.keywords)
+            current = current.func
+        elif hasattr(current, "__signature__") and current.__signature__ is not None:
+            break  # inspect.signature stops here too
+        elif callable(wrapped := getattr(current, "__wrapped__", None)):
+            current = wrapped
+        else:
+            break
+    return frozenset(names)
 
 
 def _check_parameter(parameter: inspect.Parameter, tool_name: str) -> None:

@@ -5,8 +5,9 @@ copy it, decode against a subset of JSON Schema that describes one closed shape:
 
 - every object has fixed ``properties``, ``additionalProperties: false``, and lists *every*
   property in ``required``. A property that was optional becomes nullable instead: the model
-  writes ``null`` to leave it out, and :func:`drop_defaulted_nulls` turns that ``null`` back
-  into "absent" so the default applies when the value is validated;
+  writes ``null`` to leave it out, and :func:`drop_strict_nulls` (tools) or
+  :func:`drop_defaulted_nulls` (structured output) turns that ``null`` back into "absent" so
+  the default applies when the value is validated;
 - ``$ref`` into ``$defs`` stays (recursive models work), but a ``$ref`` with sibling keywords
   (pydantic puts a field's ``description`` beside it) is inlined, because strict mode ignores
   or rejects siblings of ``$ref``; a one-member ``allOf`` is merged the same way;
@@ -31,7 +32,13 @@ from typing import Any
 
 from chatlane.tools.errors import StrictSchemaError
 
-__all__ = ["STRICT_FORMATS", "accepts_null", "drop_defaulted_nulls", "to_strict_schema"]
+__all__ = [
+    "STRICT_FORMATS",
+    "accepts_null",
+    "drop_defaulted_nulls",
+    "drop_strict_nulls",
+    "to_strict_schema",
+]
 
 STRICT_FORMATS = frozenset(
     {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"}
@@ -244,27 +251,47 @@ def drop_defaulted_nulls(value: Any, schema: Mapping[str, Any]) -> Any:
     property, the key is removed, so validation applies the default (``unit: str = "c"``)
     instead of rejecting ``null``. Walks nested objects, lists and ``$ref``s; inside a union
     with several non-null branches the value is left as it is. Returns a new value.
+
+    A ``null`` for a nullable property (``zip: int | None = 5``) is kept, as ``None``: a value
+    that is first validated as it is (structured output) must mean the same after this.
     """
-    return _without_nulls(value, schema, schema, 0)
+    return _without_nulls(value, schema, schema, 0, nullable_too=False)
 
 
-def _without_nulls(value: Any, schema: Any, root: Mapping[str, Any], depth: int) -> Any:
+def drop_strict_nulls(value: Any, schema: Mapping[str, Any]) -> Any:
+    """``value`` without any ``null`` for a property that has a default, at every depth.
+
+    The rule for a strict tool's arguments: strict mode gives the model no way to leave a
+    property out, so its ``null`` for one that has a default means "use the default", even
+    where ``None`` is valid (``opt: int | None = 4`` gets 4). Properties without a default
+    keep their ``null``. Otherwise like :func:`drop_defaulted_nulls`. Returns a new value.
+    """
+    return _without_nulls(value, schema, schema, 0, nullable_too=True)
+
+
+def _without_nulls(
+    value: Any, schema: Any, root: Mapping[str, Any], depth: int, *, nullable_too: bool
+) -> Any:
     schema = _follow(schema, value, root)
     if schema is None or depth > 32:
         return value
     if isinstance(value, dict) and isinstance(schema.get("properties"), Mapping):
         properties = schema["properties"]
-        required = set(schema.get("required", ()))
+        required = set(schema.get("required", ()))  # pydantic: the properties with no default
         result = {}
         for key, item in value.items():
             spec = properties.get(key)
             optional = spec is not None and key not in required
-            if item is None and optional and not accepts_null(spec, root):
+            if item is None and optional and (nullable_too or not accepts_null(spec, root)):
                 continue  # "absent": the default applies
-            result[key] = _without_nulls(item, spec, root, depth + 1)
+            result[key] = _without_nulls(item, spec, root, depth + 1, nullable_too=nullable_too)
         return result
     if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
-        return [_without_nulls(item, schema["items"], root, depth + 1) for item in value]
+        items = schema["items"]
+        return [
+            _without_nulls(item, items, root, depth + 1, nullable_too=nullable_too)
+            for item in value
+        ]
     return value
 
 

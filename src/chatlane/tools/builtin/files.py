@@ -2,7 +2,9 @@
 
 Every path the model gives is resolved (symbolic links followed, ``..`` applied) and must
 land inside the allowed directory, so ``../secrets``, ``/etc/passwd`` and a link pointing out
-are all refused. Messages show paths relative to the allowed directory, never where it is.
+are all refused. Messages show paths relative to the allowed directory, never where it is:
+every filesystem call is guarded, because an ``OSError``'s text carries the absolute path
+(``File name too long: '/home/me/notes/aaa...'``); the model gets its ``strerror`` only.
 
 This guards against a model wandering off, not against a local attacker who swaps files for
 links between the check and the read.
@@ -11,7 +13,9 @@ links between the check and the read.
 from __future__ import annotations
 
 import codecs
+import errno
 import os
+import stat
 from pathlib import Path
 
 from chatlane.tools.definition import Tool
@@ -67,20 +71,22 @@ class _Folder:
 
     def read(self, path: str) -> str:
         target = self._inside(path)
-        if target.is_dir():
-            raise ValueError(f"{self._shown(target)!r} is a directory; use list_files")
-        if not target.exists():
-            raise ValueError(f"no such file: {self._shown(target)!r}")
-        if not target.is_file():
-            raise ValueError(f"{self._shown(target)!r} is not a regular file")
+        shown = self._shown(target)
         try:
+            mode = _mode(target)
+            if mode is None:
+                raise ValueError(f"no such file: {shown!r}")
+            if stat.S_ISDIR(mode):
+                raise ValueError(f"{shown!r} is a directory; use list_files")
+            if not stat.S_ISREG(mode):
+                raise ValueError(f"{shown!r} is not a regular file")
             with target.open("rb") as file:
                 size = os.fstat(file.fileno()).st_size
                 data = file.read(self.max_bytes)
         except OSError as error:
-            raise ValueError(f"cannot read {self._shown(target)!r}: {error.strerror}") from None
+            raise ValueError(f"cannot read {shown!r}: {_reason(error)}") from None
         if b"\x00" in data[:_SNIFF_BYTES]:
-            raise ValueError(f"{self._shown(target)!r} is a binary file, not text")
+            raise ValueError(f"{shown!r} is a binary file, not text")
         if size <= len(data):
             return data.decode("utf-8", errors="replace")
         # Cut inside a multi-byte character? The incremental decoder holds the partial bytes.
@@ -89,17 +95,20 @@ class _Folder:
 
     def listing(self, path: str) -> str:
         target = self._inside(path or ".")
-        if not target.exists():
-            raise ValueError(f"no such directory: {self._shown(target)!r}")
-        if not target.is_dir():
-            raise ValueError(f"{self._shown(target)!r} is a file, not a directory; use read_file")
+        shown = self._shown(target)
         try:
-            entries = sorted(os.scandir(target), key=lambda entry: entry.name)
+            mode = _mode(target)
+            if mode is None:
+                raise ValueError(f"no such directory: {shown!r}")
+            if not stat.S_ISDIR(mode):
+                raise ValueError(f"{shown!r} is a file, not a directory; use read_file")
+            with os.scandir(target) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+            names = [_entry_name(entry) for entry in entries]
         except OSError as error:
-            raise ValueError(f"cannot list {self._shown(target)!r}: {error.strerror}") from None
-        if not entries:
+            raise ValueError(f"cannot list {shown!r}: {_reason(error)}") from None
+        if not names:
             return "(empty directory)"
-        names = [entry.name + ("/" if entry.is_dir() else "") for entry in entries]
         if len(names) > MAX_LISTED:
             hidden = len(names) - MAX_LISTED
             names = [*names[:MAX_LISTED], f"[{hidden} more entries not shown]"]
@@ -112,8 +121,8 @@ class _Folder:
         # An absolute path replaces the root in the join; resolving follows links and "..".
         try:
             resolved = (self.root / path).resolve()
-        except (OSError, RuntimeError):  # a symbolic link loop, a name too long, ...
-            raise ValueError(f"cannot resolve the path {path!r}") from None
+        except (OSError, RuntimeError) as error:  # a symbolic link loop, a name too long, ...
+            raise ValueError(f"cannot resolve the path {path!r}: {_reason(error)}") from None
         if resolved != self.root and not resolved.is_relative_to(self.root):
             raise ValueError(
                 f"{path!r} is outside the allowed directory; use a path relative to it"
@@ -122,3 +131,37 @@ class _Folder:
 
     def _shown(self, target: Path) -> str:
         return target.relative_to(self.root).as_posix() or "."
+
+
+def _mode(target: Path) -> int | None:
+    """``target``'s file type and mode (links followed), or None when there is nothing there.
+
+    One ``stat`` instead of ``is_dir()``/``exists()``, which swallow different errors in
+    different Python versions (a link loop is "missing" in one, an error in another); any
+    other failure is raised as the ``OSError`` it is.
+    """
+    try:
+        return target.stat().st_mode
+    except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):  # "docs/nope", "notes.txt/x"
+            return None
+        raise
+
+
+def _entry_name(entry: os.DirEntry[str]) -> str:
+    """The entry's name, with "/" for a directory (a link is shown as what it points to)."""
+    try:
+        is_dir = entry.is_dir()
+    except OSError:  # a link loop, or a link into a place we may not look: not a directory
+        is_dir = False
+    return entry.name + ("/" if is_dir else "")
+
+
+def _reason(error: Exception) -> str:
+    """Why a filesystem call failed, without the absolute path ``str(error)`` would show."""
+    if isinstance(error, OSError):
+        if error.strerror:
+            return error.strerror
+        return os.strerror(error.errno) if error.errno else type(error).__name__
+    # Before Python 3.13, Path.resolve() raises RuntimeError for a symbolic link loop.
+    return os.strerror(errno.ELOOP)

@@ -10,9 +10,14 @@ is not supported rather than silently read as bytes).
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 __all__ = ["Unit", "convert", "convert_units", "find_unit"]
+
+# Kelvin this close below zero is float rounding, not a colder-than-possible temperature:
+# -459.67 °F works out at about -6e-14 K.
+_ZERO_KELVIN_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -138,16 +143,29 @@ def convert_units(value: float, from_unit: str, to_unit: str) -> str:
 
 
 def convert(value: float, source: Unit, target: Unit) -> float:
-    """``value`` in ``source`` units, expressed in ``target`` units (same dimension)."""
+    """``value`` in ``source`` units, expressed in ``target`` units (same dimension).
+
+    Raises ``ValueError`` for different dimensions, a temperature below absolute zero, and
+    a value or result that is not a finite number (NaN, infinity, or an overflow).
+    """
     if source.dimension != target.dimension:
         raise ValueError(
             f"cannot convert {source.symbol} ({source.dimension}) to {target.symbol}"
             f" ({target.dimension}); {source.dimension} units are: {_listing(source.dimension)}"
         )
+    if not math.isfinite(value):
+        raise ValueError(f"the value must be a finite number, not {value}")
     base = value * source.factor + source.offset
     if source.dimension == "temperature" and base < 0:
-        raise ValueError(f"{_number(value, 15)} {source.symbol} is below absolute zero")
-    return (base - target.offset) / target.factor
+        if base < -_ZERO_KELVIN_TOLERANCE:
+            raise ValueError(f"{_number(value, 15)} {source.symbol} is below absolute zero")
+        base = 0.0
+    result = (base - target.offset) / target.factor
+    if not math.isfinite(result):
+        raise ValueError(
+            f"{_number(value, 15)} {source.symbol} is too large to express in {target.symbol}"
+        )
+    return result
 
 
 def find_unit(name: str, *, dimension: str | None = None) -> Unit:
