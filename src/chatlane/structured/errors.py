@@ -22,6 +22,7 @@ over all attempts), ``completions`` (one per attempt) and ``outputs`` (the raw t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NotRequired, TypedDict, Unpack
 
 from chatlane.core.errors import ChatlaneError, UsageError
 from chatlane.core.types import ChatCompletion, Usage
@@ -49,25 +50,32 @@ class OutputSchemaError(UsageError, ValueError):
         self.field = field
 
 
+class AttemptRecord(TypedDict):
+    """What every structured-output error carries about the attempts made."""
+
+    completions: Sequence[ChatCompletion]
+    outputs: Sequence[str]
+    usage: Usage
+    provider: NotRequired[str | None]
+    model: NotRequired[str | None]
+
+
 class StructuredOutputError(ChatlaneError):
     """The model answered, but the answer could not become an instance of the response model."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        completions: Sequence[ChatCompletion],
-        outputs: Sequence[str],
-        usage: Usage,
-        provider: str | None = None,
-        model: str | None = None,
-    ) -> None:
-        super().__init__(message, provider=provider, model=model, attempts=len(completions))
+    def __init__(self, message: str, **record: Unpack[AttemptRecord]) -> None:
+        completions = record["completions"]
+        super().__init__(
+            message,
+            provider=record.get("provider"),
+            model=record.get("model"),
+            attempts=len(completions),
+        )
         self.completions = tuple(completions)
         """One completion per attempt, in order."""
-        self.outputs = tuple(outputs)
+        self.outputs = tuple(record["outputs"])
         """The raw text of each attempt's answer (content, or the tool call's arguments)."""
-        self.usage = usage
+        self.usage = record["usage"]
         """Tokens of all attempts together."""
 
     @property
@@ -82,49 +90,17 @@ class OutputValidationError(StructuredOutputError):
     """No attempt produced a valid instance. ``errors[i]`` explains why attempt ``i`` failed."""
 
     def __init__(
-        self,
-        message: str,
-        *,
-        errors: Sequence[str],
-        completions: Sequence[ChatCompletion],
-        outputs: Sequence[str],
-        usage: Usage,
-        provider: str | None = None,
-        model: str | None = None,
+        self, message: str, *, errors: Sequence[str], **record: Unpack[AttemptRecord]
     ) -> None:
-        super().__init__(
-            message,
-            completions=completions,
-            outputs=outputs,
-            usage=usage,
-            provider=provider,
-            model=model,
-        )
+        super().__init__(message, **record)
         self.errors = tuple(errors)
 
 
 class OutputRefusedError(StructuredOutputError):
     """The model declined to answer. ``refusal`` is its explanation (or the finish reason)."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        refusal: str,
-        completions: Sequence[ChatCompletion],
-        outputs: Sequence[str],
-        usage: Usage,
-        provider: str | None = None,
-        model: str | None = None,
-    ) -> None:
-        super().__init__(
-            message,
-            completions=completions,
-            outputs=outputs,
-            usage=usage,
-            provider=provider,
-            model=model,
-        )
+    def __init__(self, message: str, *, refusal: str, **record: Unpack[AttemptRecord]) -> None:
+        super().__init__(message, **record)
         self.refusal = refusal
 
 
