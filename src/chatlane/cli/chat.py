@@ -113,10 +113,13 @@ class ChatSession:
     def usage(self, _: str) -> bool:
         usage = sum_usage(result.usage for result in self.results)
         costs = [result.cost for result in self.results]
-        cost = "" if None in costs else f", ${sum(c or 0.0 for c in costs):.6f}"
+        total = None if None in costs else sum(c or 0.0 for c in costs)
+        cost = render.dollars(total)
+        answers = len(self.results)
         print(
-            f"(this session: {len(self.results)} answers, {usage.prompt_tokens} prompt + "
-            f"{usage.completion_tokens} completion tokens{cost})"
+            f"(this session: {answers} answer{'s' if answers != 1 else ''}, "
+            f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
+            f"{', ' + cost if cost else ''})"
         )
         return True
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chatlane.agent import AgentResult, ToolCallFinished, ToolCallStarted, TurnFinished
 
-__all__ = ["CUT_OFF", "note", "tool_finished", "tool_started", "turn_line", "usage_line"]
+__all__ = ["CUT_OFF", "dollars", "note", "tool_finished", "tool_started", "turn_line", "usage_line"]
 
 _SHOWN = 200  # characters of a tool result shown; the model gets all of it
 CUT_OFF = "(the answer was cut off by the token limit: raise --max-tokens)"
@@ -25,7 +25,7 @@ def tool_finished(event: ToolCallFinished) -> str:
     return f"{mark} {result.name}: {_clip(result.content)} ({result.duration * 1000:.0f} ms)"
 
 
-def _cost(cost: float | None) -> str | None:
+def dollars(cost: float | None) -> str | None:
     if cost is None:
         return None
     return "$0" if cost == 0 else f"${cost:.6f}"
@@ -37,7 +37,7 @@ def turn_line(event: TurnFinished) -> str:
     usage = event.usage
     if usage is not None:
         parts.append(f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens")
-    cost = _cost(event.cost)
+    cost = dollars(event.cost)
     if cost:
         parts.append(cost)
     if event.trimmed is not None:
@@ -53,7 +53,7 @@ def usage_line(result: AgentResult) -> str:
         f"{calls} tool call{'s' if calls != 1 else ''}",
         f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens",
     ]
-    cost = _cost(result.cost)
+    cost = dollars(result.cost)
     if cost:
         parts.append(cost)
     return "[" + ", ".join(parts) + "]"
