@@ -87,8 +87,13 @@ def test_registry() -> None:
 def test_bad_options_raise() -> None:
     with pytest.raises(ValueError, match="timeout"):
         Toolbox(timeout=0)
+    with pytest.raises(ValueError, match="timeout must be a positive number of seconds or None"):
+        Toolbox(timeout="5")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_concurrency"):
         Toolbox(max_concurrency=0)
+    for bad in (2.0, True):
+        with pytest.raises(TypeError, match="max_concurrency must be an int"):
+            Toolbox(max_concurrency=bad)  # type: ignore[arg-type]
 
 
 def test_run_a_tool_call_struct_and_a_mapping() -> None:
@@ -120,6 +125,11 @@ def test_run_a_tool_call_struct_and_a_mapping() -> None:
     # Some servers send the arguments as an object, or null for a call without any.
     mapping = {"id": "c", "function": {"name": "get_weather", "arguments": {"city": "Nice"}}}
     assert box.run(mapping).content == "Sunny in Nice, 20 C"
+    no_arguments = {"id": "d", "function": {"name": "get_weather", "arguments": None}}
+    assert box.run(no_arguments).content == (
+        "Error: invalid arguments for get_weather: city: Field required."
+        " Call get_weather again with corrected arguments."
+    )
 
 
 def test_return_values_become_text() -> None:
@@ -464,6 +474,27 @@ async def test_sync_and_async_runs_give_the_same_results() -> None:
     sync = [(r.tool_call_id, r.content, r.error_kind) for r in box.run_many(calls)]
     asynchronous = [(r.tool_call_id, r.content, r.error_kind) for r in await box.arun_many(calls)]
     assert sync == asynchronous
+
+
+@pytest.mark.asyncio
+async def test_a_sync_wrapper_returning_a_coroutine_is_awaited() -> None:
+    async def fetch(url: str) -> str:
+        await asyncio.sleep(0)
+        return f"fetched {url}"
+
+    @tool
+    def wrapper(url: str) -> Any:
+        return fetch(url)  # a coroutine, from a function that is not async itself
+
+    box = Toolbox([wrapper])
+    assert not wrapper.is_async
+    expected = ("fetched x", "fetched x")
+    assert (
+        box.run(call("wrapper", {"url": "x"})).content,
+        box.run(call("wrapper", {"url": "x"})).value,
+    ) == expected
+    result = await box.arun(call("wrapper", {"url": "x"}))
+    assert (result.content, result.value) == expected
 
 
 def test_context_variables_reach_tools_running_in_threads() -> None:

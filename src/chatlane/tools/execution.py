@@ -192,19 +192,16 @@ async def run_async(invocation: Invocation) -> ToolResult:
             if inspect.isawaitable(value):  # a sync wrapper that returned a coroutine
                 value = await value
         return results.success(call_id, tool.name, value, invocation.elapsed())
-    except TimeoutError as error:
-        if scope.expired():
-            return _timed_out(invocation)
-        return results.failed(call_id, tool.name, error, invocation.elapsed())
-    except asyncio.CancelledError as error:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise  # we are being cancelled, not the tool on its own
-        return results.cancelled(call_id, tool.name, error, invocation.elapsed())
     except KeyboardInterrupt:
         raise
     except BaseException as error:  # SystemExit too: left alone, it would stop the loop
-        return results.failed(call_id, tool.name, error, invocation.elapsed())
+        if isinstance(error, TimeoutError) and scope.expired():
+            return _timed_out(invocation)
+        if isinstance(error, asyncio.CancelledError):
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we are being cancelled, not the tool on its own
+        return _raised(invocation, error)
 
 
 def _run_blocking(invocation: Invocation) -> ToolResult:
@@ -218,12 +215,16 @@ def _run_blocking(invocation: Invocation) -> ToolResult:
         if inspect.isawaitable(value):  # a sync wrapper that returned a coroutine
             value = asyncio.run(_awaited(value))
         return results.success(invocation.call_id, tool.name, value, invocation.elapsed())
-    except asyncio.CancelledError as error:  # no caller task to cancel here: the tool's own
-        return results.cancelled(invocation.call_id, tool.name, error, invocation.elapsed())
     except KeyboardInterrupt:
         raise  # handed to the caller's thread by the future
-    except BaseException as error:
-        return results.failed(invocation.call_id, tool.name, error, invocation.elapsed())
+    except BaseException as error:  # a CancelledError too: no caller task here, the tool's own
+        return _raised(invocation, error)
+
+
+def _raised(invocation: Invocation, error: BaseException) -> ToolResult:
+    """The result of a tool that raised ``error``: ``cancelled`` for a ``CancelledError``."""
+    outcome = results.cancelled if isinstance(error, asyncio.CancelledError) else results.failed
+    return outcome(invocation.call_id, invocation.tool.name, error, invocation.elapsed())
 
 
 async def _awaited(awaitable: Any) -> Any:

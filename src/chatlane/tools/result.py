@@ -12,9 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from chatlane.core.messages import ToolMessageParam, tool_result
+
 __all__ = ["ErrorKind", "ToolResult", "value_text"]
 
-ErrorKind = Literal["unknown_tool", "invalid_arguments", "failed", "timeout", "cancelled"]
+ErrorKind = Literal["unknown_tool", "invalid_arguments", "failed", "timeout", "cancelled", "limit"]
+"""Why a call gave no value; "limit": not run because a run's tool-call limit was reached."""
 
 _MAX_ERROR_TEXT = 1000  # characters of an exception message the model gets to read
 
@@ -38,9 +41,9 @@ class ToolResult:
     """Seconds from taking the call to having its result: validation and any wait for a free
     slot (``max_concurrency``) included."""
 
-    def message(self) -> dict[str, Any]:
+    def message(self) -> ToolMessageParam:
         """The ``tool`` message that answers the call in the next request."""
-        return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
+        return tool_result(self.tool_call_id, self.content)
 
 
 def value_text(value: Any) -> str:

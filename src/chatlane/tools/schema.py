@@ -123,14 +123,10 @@ def _bound_by_partials(function: Callable[..., Any]) -> frozenset[str]:
 
 def _check_parameter(parameter: inspect.Parameter, tool_name: str) -> None:
     where = f"parameter {parameter.name!r} of tool {tool_name!r}"
-    if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+    if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+        stars = "*" if parameter.kind is inspect.Parameter.VAR_POSITIONAL else "**"
         raise ToolDefinitionError(
-            f"{where} is *{parameter.name}: a model sends named arguments only, so a tool"
-            " cannot take *args or **kwargs"
-        )
-    if parameter.kind is inspect.Parameter.VAR_KEYWORD:
-        raise ToolDefinitionError(
-            f"{where} is **{parameter.name}: a model sends named arguments only, so a tool"
+            f"{where} is {stars}{parameter.name}: a model sends named arguments only, so a tool"
             " cannot take *args or **kwargs"
         )
     if parameter.kind is inspect.Parameter.POSITIONAL_ONLY:

@@ -31,13 +31,13 @@ MAX_FACTORIAL = 1000
 MAX_ROUND_DIGITS = 100
 
 _CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "tau": math.tau}
-_BINARY: dict[type[ast.operator], tuple[str, Callable[[Number, Number], Number]]] = {
-    ast.Add: ("+", operator.add),
-    ast.Sub: ("-", operator.sub),
-    ast.Mult: ("*", operator.mul),
-    ast.Div: ("/", operator.truediv),
-    ast.FloorDiv: ("//", operator.floordiv),
-    ast.Mod: ("%", operator.mod),
+_BINARY: dict[type[ast.operator], Callable[[Number, Number], Number]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
 }
 _UNARY: dict[type[ast.unaryop], Callable[[Number], Number]] = {
     ast.UAdd: operator.pos,
@@ -151,10 +151,9 @@ def _constant(value: object) -> Number:
 def _binary(op: ast.operator, left: Number, right: Number) -> Number:
     if isinstance(op, ast.Pow):
         return _power(left, right)
-    known = _BINARY.get(type(op))
-    if known is None:
+    function = _BINARY.get(type(op))
+    if function is None:
         raise ValueError(f"the operator {_symbol(op)} is not allowed")
-    _, function = known
     if isinstance(op, ast.Div | ast.FloorDiv | ast.Mod) and right == 0:
         raise ValueError("division by zero")
     try:
@@ -229,7 +228,7 @@ def _count(name: str, arguments: list[Number], low: int, high: int | None) -> No
     raise ValueError(f"{name}() takes {wanted} argument{plural} ({len(arguments)} given)")
 
 
-def _math(function: Callable[[float], float]) -> Callable[[str, list[Number]], Number]:
+def _math(function: Callable[[Number], Number]) -> Callable[[str, list[Number]], Number]:
     def call(name: str, arguments: list[Number]) -> Number:
         _count(name, arguments, 1, 1)
         try:
@@ -285,19 +284,6 @@ def _extreme(function: Callable[..., Number]) -> Callable[[str, list[Number]], N
     return call
 
 
-def _absolute(name: str, arguments: list[Number]) -> Number:
-    _count(name, arguments, 1, 1)
-    return abs(arguments[0])
-
-
-def _rounding(function: Callable[[float], int]) -> Callable[[str, list[Number]], Number]:
-    def call(name: str, arguments: list[Number]) -> Number:
-        _count(name, arguments, 1, 1)
-        return function(arguments[0])
-
-    return call
-
-
 _FUNCTIONS: dict[str, Callable[[str, list[Number]], Number]] = {
     "sqrt": _math(math.sqrt),
     "cbrt": _math(math.cbrt),
@@ -311,25 +297,28 @@ _FUNCTIONS: dict[str, Callable[[str, list[Number]], Number]] = {
     "asin": _math(math.asin),
     "acos": _math(math.acos),
     "atan": _math(math.atan),
-    "abs": _absolute,
+    "abs": _math(abs),
     "round": _round,
-    "floor": _rounding(math.floor),
-    "ceil": _rounding(math.ceil),
+    "floor": _math(math.floor),
+    "ceil": _math(math.ceil),
     "min": _extreme(min),
     "max": _extreme(max),
     "factorial": _factorial,
 }
 
 
+# The refused operators, as the model wrote them.
+_SYMBOLS: dict[type[ast.operator | ast.unaryop], str] = {
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.MatMult: "@",
+    ast.Invert: "~",
+    ast.Not: "not",
+}
+
+
 def _symbol(op: ast.operator | ast.unaryop) -> str:
-    symbols = {
-        ast.BitAnd: "&",
-        ast.BitOr: "|",
-        ast.BitXor: "^",
-        ast.LShift: "<<",
-        ast.RShift: ">>",
-        ast.MatMult: "@",
-        ast.Invert: "~",
-        ast.Not: "not",
-    }
-    return symbols.get(type(op), type(op).__name__)
+    return _SYMBOLS.get(type(op), type(op).__name__)

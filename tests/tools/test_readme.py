@@ -1,0 +1,76 @@
+"""The README's "### Tools" example runs as written and does what the text around it says."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from chatlane import ChatCompletion, Choice, FunctionCall, Message, ToolCall
+from chatlane.core.messages import validate_messages
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def tools_example() -> str:
+    section = README.read_text().split("\n### Tools\n", 1)[1].split("\n### ", 1)[0]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match, "README.md's ### Tools section has no python example"
+    return match.group(1)
+
+
+class ScriptedClient:
+    """Answers every chat with the same tool calls, and keeps what it was sent."""
+
+    def __init__(self, calls: list[ToolCall]) -> None:
+        self.calls = calls
+        self.sent: list[dict[str, Any]] = []
+
+    def chat(self, **params: Any) -> ChatCompletion:
+        self.sent.append(params)
+        message = Message(role="assistant", tool_calls=self.calls)
+        return ChatCompletion(choices=[Choice(message=message, finish_reason="tool_calls")])
+
+
+def test_the_tools_example_runs_and_answers_every_call() -> None:
+    client = ScriptedClient(
+        [
+            ToolCall("call_1", FunctionCall("get_weather", '{"city": "Paris", "unit": "f"}')),
+            ToolCall("call_2", FunctionCall("calculator", '{"expression": "6 * 7"}')),
+            ToolCall("call_3", FunctionCall("get_weather", '{"city": 5}')),
+        ]
+    )
+    scope: dict[str, Any] = {
+        "client": client,
+        "model": "openai/gpt-4o-mini",
+        "messages": [{"role": "user", "content": "Weather in Paris, and 6 * 7?"}],
+    }
+    exec(compile(tools_example(), str(README), "exec"), scope)
+
+    (sent,) = client.sent
+    names = [definition["function"]["name"] for definition in sent["tools"]]
+    assert names == ["get_weather", "current_datetime", "calculator", "convert_units"]
+    weather = sent["tools"][0]["function"]
+    assert weather["description"] == "Current weather for a city."
+    assert weather["parameters"]["properties"] == {
+        "city": {"type": "string", "description": "The city name"},
+        "unit": {
+            "enum": ["c", "f"],
+            "type": "string",
+            "default": "c",
+            "description": "Temperature unit.",
+        },
+    }
+
+    messages = scope["messages"]
+    validate_messages(messages)  # every tool message answers a call of the assistant's
+    assert messages[-3:] == [
+        {"role": "tool", "tool_call_id": "call_1", "content": "Sunny in Paris"},
+        {"role": "tool", "tool_call_id": "call_2", "content": "42"},
+        {
+            "role": "tool",
+            "tool_call_id": "call_3",
+            "content": "Error: invalid arguments for get_weather: city: Input should be a valid"
+            " string. Call get_weather again with corrected arguments.",
+        },
+    ]
