@@ -57,8 +57,11 @@ def test_the_conversation_cannot_go_on_while_tool_calls_are_unanswered() -> None
     chat.add_user("Two cities?")
     chat.add(assistant_calling("a", "b"))
     chat.add(chatlane.tool_result("a", "sunny"))
-    with pytest.raises(chatlane.UsageError, match="tool calls b have no results yet"):
+    with pytest.raises(chatlane.RequestValidationError, match="tool calls b have no results yet"):
         chat.add_user("And?")
+    with pytest.raises(chatlane.RequestValidationError) as caught:
+        chat.add({"role": "tool", "tool_call_id": "zz", "content": "?"})
+    assert caught.value.field == "messages[3].tool_call_id"  # counted in the whole history
     chat.add(chatlane.tool_result("b", "rain"))
     chat.add_user("And?")
     assert [m["role"] for m in chat] == ["user", "assistant", "tool", "tool", "user"]
@@ -102,6 +105,14 @@ def test_a_bad_file_is_a_clear_error(tmp_path: Path, text: str, problem: str) ->
     with pytest.raises(ConversationFormatError) as caught:
         Conversation.load(path)
     assert problem in str(caught.value)
+
+
+def test_a_failed_save_leaves_no_partial_file(tmp_path: Path) -> None:
+    target = tmp_path / "taken"
+    target.mkdir()
+    with pytest.raises(IsADirectoryError):
+        Conversation(system="s").save(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:

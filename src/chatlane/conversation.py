@@ -14,12 +14,14 @@ because some providers (DeepSeek) reject it in a request.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from chatlane.core.errors import UsageError
+from chatlane.core.errors import RequestValidationError, UsageError
 from chatlane.core.messages import MessageParam, validate_messages
 from chatlane.core.types import Message
 
@@ -31,6 +33,16 @@ _VERSION = 1
 
 class ConversationFormatError(UsageError, ValueError):
     """A saved conversation could not be read: not JSON, or not a list of valid messages."""
+
+
+def _renumbered(error: RequestValidationError, offset: int) -> RequestValidationError:
+    """The error with ``messages[i]`` counted in the whole conversation, not the checked tail."""
+
+    def shift(text: str) -> str:
+        return re.sub(r"messages\[(\d+)\]", lambda m: f"messages[{int(m[1]) + offset}]", text)
+
+    field = shift(error.field) if error.field is not None else None
+    return RequestValidationError(shift(error.message), field=field)
 
 
 def _as_dict(message: MessageParam) -> dict[str, Any]:
@@ -78,17 +90,13 @@ class Conversation:
     def add(self, message: MessageParam) -> None:
         """Append a message (a dict, a helper's result or a returned ``Message``)."""
         item = _as_dict(message)
-        # Checked with its predecessors, so a tool result must answer an open tool call.
+        # Checked with the open tool turn before it: a tool result must answer one of its
+        # calls, and nothing else may follow until all are answered.
         context = self._open_tool_turn()
-        validate_messages([*context, item])
-        if context and item.get("role") != "tool":
-            answered = {m.get("tool_call_id") for m in context[1:]}
-            waiting = [c.get("id") for c in context[0]["tool_calls"] if c.get("id") not in answered]
-            if waiting:
-                raise UsageError(
-                    f"tool calls {', '.join(map(str, waiting))} have no results yet: providers "
-                    "reject a conversation that goes on before every call is answered"
-                )
+        try:
+            validate_messages([*context, item])
+        except RequestValidationError as exc:
+            raise _renumbered(exc, len(self.messages) - len(context)) from None
         self.messages.append(item)
 
     def add_user(self, content: str) -> None:
@@ -144,9 +152,14 @@ class Conversation:
         """Write the conversation as JSON (UTF-8), replacing the file atomically."""
         target = os.fspath(path)
         partial = f"{target}.partial"
-        with open(partial, "w", encoding="utf-8") as file:
-            file.write(self.to_json())
-        os.replace(partial, target)
+        try:
+            with open(partial, "w", encoding="utf-8") as file:
+                file.write(self.to_json())
+            os.replace(partial, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(partial)  # a failed save leaves nothing behind
+            raise
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Conversation:

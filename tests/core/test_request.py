@@ -7,6 +7,7 @@ import pytest
 
 from chatlane.core.errors import RequestValidationError
 from chatlane.core.request import WireDialect, build_body
+from chatlane.core.types import Message
 from chatlane.providers.registry import PROVIDERS
 
 USER = {"role": "user", "content": "Hi"}
@@ -116,6 +117,42 @@ def test_client_only_keys_never_reach_the_body() -> None:
             {"messages": [USER, {"role": "assistant"}]},
             "messages[1].content",
             "needs content or tool_calls",
+        ),
+        (
+            {
+                "messages": [
+                    USER,
+                    {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {
+                                "id": i,
+                                "type": "function",
+                                "function": {"name": "f", "arguments": ""},
+                            }
+                            for i in ("c1", "c2")
+                        ],
+                    },
+                    {"role": "tool", "tool_call_id": "c1", "content": "1"},
+                    USER,
+                ]
+            },
+            "messages[3]",
+            "tool calls c2 have no results yet",
+        ),
+        (
+            {
+                "messages": [
+                    USER,
+                    msgspec.convert(
+                        {"tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": ""}}]},
+                        Message,
+                    ),
+                    {"role": "assistant", "content": "skipped the result"},
+                ]
+            },
+            "messages[2]",
+            "tool calls c1 have no results yet",
         ),
         (
             {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},

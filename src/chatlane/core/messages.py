@@ -203,16 +203,34 @@ def _field_path(index: int, msgspec_error: str) -> tuple[str, str]:
     return text, path
 
 
+def _unanswered(index: int, calls: set[str]) -> RequestValidationError:
+    ids = ", ".join(sorted(calls))
+    return RequestValidationError(
+        f"messages[{index}]: tool calls {ids} have no results yet: every tool call of an"
+        " assistant message needs its tool message before the conversation goes on",
+        field=f"messages[{index}]",
+    )
+
+
 def validate_messages(messages: Sequence[MessageParam]) -> None:
-    """Raise ``RequestValidationError`` naming the first malformed message field."""
+    """Raise ``RequestValidationError`` naming the first malformed message field.
+
+    Tool messages must answer calls of the assistant message before them, and every call
+    must be answered before another kind of message follows (providers reject both); a
+    conversation may end with calls still open.
+    """
     if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):  # type: ignore[unreachable]
         raise RequestValidationError("messages must be a list of messages", field="messages")
     if not messages:
         raise RequestValidationError("messages must not be empty", field="messages")
-    open_calls: set[str] = set()
+    open_calls: set[str] = set()  # the calls tool messages may answer now
+    unanswered: set[str] = set()  # those of them not answered yet
     for index, message in enumerate(messages):
         if isinstance(message, Message):
+            if unanswered:
+                raise _unanswered(index, unanswered)
             open_calls = {call.id for call in message.tool_calls or ()}
+            unanswered = set(open_calls)
             continue
         if (
             type(message) is dict
@@ -220,6 +238,8 @@ def validate_messages(messages: Sequence[MessageParam]) -> None:
             and message.get("role") in _PLAIN_ROLES
             and type(message.get("content")) is str
         ):
+            if unanswered:
+                raise _unanswered(index, unanswered)
             open_calls = set()  # the common case, checked without the schema: role + text
             continue
         if not isinstance(message, Mapping):
@@ -240,19 +260,23 @@ def validate_messages(messages: Sequence[MessageParam]) -> None:
                 ) from None
             reason, path = _field_path(index, text)
             raise RequestValidationError(f"{path}: {reason}", field=path) from None
-        if isinstance(checked, _Assistant):
-            open_calls = {call.id for call in checked.tool_calls or ()}
-            if checked.content is None and not checked.tool_calls:
-                raise RequestValidationError(
-                    f"messages[{index}]: an assistant message needs content or tool_calls",
-                    field=f"messages[{index}].content",
-                )
-        elif isinstance(checked, _Tool):
+        if isinstance(checked, _Tool):
             if checked.tool_call_id not in open_calls:
                 raise RequestValidationError(
                     f"messages[{index}].tool_call_id {checked.tool_call_id!r} answers no tool call"
                     " of the preceding assistant message",
                     field=f"messages[{index}].tool_call_id",
                 )
-        else:
-            open_calls = set()
+            unanswered.discard(checked.tool_call_id)
+            continue
+        if unanswered:
+            raise _unanswered(index, unanswered)
+        open_calls = set()
+        if isinstance(checked, _Assistant):
+            open_calls = {call.id for call in checked.tool_calls or ()}
+            unanswered = set(open_calls)
+            if checked.content is None and not checked.tool_calls:
+                raise RequestValidationError(
+                    f"messages[{index}]: an assistant message needs content or tool_calls",
+                    field=f"messages[{index}].content",
+                )
