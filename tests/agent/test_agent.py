@@ -259,6 +259,13 @@ def test_max_tool_calls_answers_the_extra_calls_and_stops(server: FakeServer, mo
     assert last["role"] == "tool"
     assert "limit of 3 tool calls" in last["content"]
     validate_messages(error.conversation.messages)
+    streamed = run_agent(
+        mode, server.url, "loop", streaming=True, tools=[get_weather], max_tool_calls=3
+    )
+    finished = [e.result for e in streamed.events if isinstance(e, ToolCallFinished)]
+    assert [r.error_kind for r in finished] == [None, None, None, "limit"]
+    started = [e for e in streamed.events if isinstance(e, ToolCallStarted)]
+    assert len(started) == 3  # the refused call never started
 
 
 @pytest.mark.parametrize("mode", MODES)

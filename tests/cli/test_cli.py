@@ -267,7 +267,10 @@ def test_chat_load_reset_and_errors_keep_the_session_going(
     )
     (tmp_path / "broken.json").write_text("{not json")
     server.enqueue(ErrorReply(500), ErrorReply(500), ErrorReply(500), Completion(content="Bo."))
-    script = f"/load {tmp_path / 'broken.json'}\n/load {saved}\nfails\nWho am I?\n/reset\n/tools\n/nope\n"
+    script = (
+        f"/load {tmp_path / 'broken.json'}\n/load {saved}\nfails\nWho am I?\n/reset\n/tools\n"
+        f"/nope\n/save\n/save {tmp_path}\n/usage\n/reset\n/help\n/QUIT\nnot read\n"
+    )
     done = chatlane("chat", *remote(server), "--no-tools", stdin=script)
     assert done.returncode == 0, done.stderr
     assert "error: not a saved conversation" in done.stdout
@@ -275,6 +278,14 @@ def test_chat_load_reset_and_errors_keep_the_session_going(
     assert "error: Error from chatlane's fake server." in done.stdout  # the failed question
     assert "Bo." in done.stdout
     assert "unknown command /nope" in done.stdout
+    assert "(conversation cleared)" in done.stdout
+    assert "(no tools)" in done.stdout
+    assert "usage: /save PATH" in done.stdout
+    assert f"error: cannot write {tmp_path}: Is a directory" in done.stdout
+    assert "(this session: 1 answer, " in done.stdout
+    assert "/load PATH     continue a saved conversation" in done.stdout  # /help
+    assert "not read" not in server.chat_requests[-1].body.decode()  # /QUIT ended it
+    assert len(server.chat_requests) == 4
     last = server.chat_requests[-1].json()["messages"]
     # the failed question left the history: the next one follows the loaded messages
     assert [m["content"] for m in last] == ["My name is Bo.", "Hi Bo.", "Who am I?"]

@@ -89,14 +89,12 @@ class TurnFinished:
 
     turn: int
     completion: ChatCompletion
-    usage: Usage | None
     cost: float | None
     trimmed: TrimResult | None = None
 
     @property
-    def tool_calls(self) -> list[ToolCall]:
-        message = self.completion.assistant_message()
-        return list(message.tool_calls or ()) if message is not None else []
+    def usage(self) -> Usage | None:
+        return self.completion.usage
 
 
 @dataclass(frozen=True)

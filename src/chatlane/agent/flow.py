@@ -84,16 +84,8 @@ def _reply_reserve(params: Mapping[str, Any]) -> int:
 
 
 def _limit_result(call: ToolCall, limit: int) -> ToolResult:
-    return ToolResult(
-        tool_call_id=call.id,
-        name=call.function.name,
-        content=f"Error: not run: this run's limit of {limit} tool calls is reached.",
-        is_error=True,
-        error_kind="cancelled",
-        value=None,
-        exception=None,
-        duration=0.0,
-    )
+    content = f"Error: not run: this run's limit of {limit} tool calls is reached."
+    return ToolResult(call.id, call.function.name, content, is_error=True, error_kind="limit")
 
 
 def agent_flow(
@@ -129,18 +121,19 @@ def agent_flow(
     for turn in range(1, settings.max_turns + 1):
         params = dict(settings.params)
         params["model"] = settings.model
-        trimmed: TrimResult | None = None
+        trimmed: TrimResult | None = None  # only when trimming dropped something
         messages: list[Any] = conversation.messages
         if settings.trim:
-            trimmed = trim_messages(
+            trim = trim_messages(
                 messages,
                 model=settings.model,
                 max_tokens=_reply_reserve(params),
                 tools=definitions or None,
             )
-            messages = trimmed.messages
-            if trimmed.dropped_messages:
-                trims.append(trimmed)
+            messages = trim.messages
+            if trim.dropped_messages:
+                trimmed = trim
+                trims.append(trim)
         params["messages"] = list(messages)
         if definitions:
             params["tools"] = definitions
@@ -163,15 +156,7 @@ def agent_flow(
             conversation.add({"role": "assistant", "content": ""})  # keeps the history valid
         else:
             conversation.add(message)
-        yield Emit(
-            TurnFinished(
-                turn,
-                completion,
-                completion.usage,
-                cost,
-                trimmed if trimmed is not None and trimmed.dropped_messages else None,
-            )
-        )
+        yield Emit(TurnFinished(turn, completion, cost, trimmed))
         if not calls:
             final = result(message.content or "", completion.choices[0].finish_reason)
             yield Emit(FinalAnswer(final))

@@ -168,9 +168,10 @@ class Agent(_AgentBase):
     ``model`` defaults to the client's provider's default model.
     """
 
+    client: Client
+
     def __init__(self, client: Client | None = None, **options: Unpack[AgentOptions]) -> None:
-        self._client: Client = _checked(client, Client, "AsyncAgent") or Client()
-        super().__init__(self._client, options)
+        super().__init__(_checked(client, Client, "AsyncAgent") or Client(), options)
 
     def run(
         self, prompt: str | None = None, *, conversation: Conversation | None = None
@@ -190,7 +191,7 @@ class Agent(_AgentBase):
         return self._drive(self._start(prompt, conversation), streaming=True)
 
     def _drive(self, flow: Flow, *, streaming: bool) -> Generator[AgentEvent, None, None]:
-        client = self._client
+        client = self.client
         outcome: Any = None
         try:
             while True:
@@ -221,9 +222,10 @@ class AsyncAgent(_AgentBase):
     """``Agent`` for asyncio: the same loop and limits; async tools run as tasks, sync
     tools in threads. Cancelling the run cancels the open stream and running tools."""
 
+    client: AsyncClient
+
     def __init__(self, client: AsyncClient | None = None, **options: Unpack[AgentOptions]) -> None:
-        self._client: AsyncClient = _checked(client, AsyncClient, "Agent") or AsyncClient()
-        super().__init__(self._client, options)
+        super().__init__(_checked(client, AsyncClient, "Agent") or AsyncClient(), options)
 
     async def run(
         self, prompt: str | None = None, *, conversation: Conversation | None = None
@@ -246,7 +248,7 @@ class AsyncAgent(_AgentBase):
         return self._drive(self._start(prompt, conversation), streaming=True)
 
     async def _drive(self, flow: Flow, *, streaming: bool) -> AsyncGenerator[AgentEvent, None]:
-        client = self._client
+        client = self.client
         outcome: Any = None
         try:
             while True:

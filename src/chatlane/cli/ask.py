@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from chatlane.agent import AgentResult, FinalAnswer, TextDelta
+from chatlane.agent import AgentResult, FinalAnswer, ToolCallStarted
 from chatlane.cli import render
 from chatlane.cli.session import CLIError, Session
 from chatlane.core.errors import ChatlaneError
@@ -31,7 +31,9 @@ def _question(args: argparse.Namespace) -> str:
     return question.strip()
 
 
-def _json_result(result: AgentResult, model: str, seconds: float) -> dict[str, Any]:
+def _json_result(
+    result: AgentResult, arguments: dict[str, str], model: str, seconds: float
+) -> dict[str, Any]:
     return {
         "answer": result.text,
         "model": model,
@@ -40,26 +42,16 @@ def _json_result(result: AgentResult, model: str, seconds: float) -> dict[str, A
         "tool_calls": [
             {
                 "name": tool_result.name,
-                "arguments": arguments,
+                "arguments": arguments.get(tool_result.tool_call_id, ""),
                 "result": tool_result.content,
                 "is_error": tool_result.is_error,
             }
-            for tool_result, arguments in zip(result.tool_results, _arguments(result), strict=False)
+            for tool_result in result.tool_results
         ],
         "usage": msgspec.to_builtins(result.usage),
         "cost": result.cost,
         "seconds": round(seconds, 3),
     }
-
-
-def _arguments(result: AgentResult) -> list[str]:
-    """The arguments of each tool call, in the order the results are listed."""
-    by_id: dict[str, str] = {}
-    for completion in result.completions:
-        message = completion.assistant_message()
-        for call in (message.tool_calls if message else None) or ():
-            by_id[call.id] = call.function.arguments
-    return [by_id.get(r.tool_call_id, "") for r in result.tool_results]
 
 
 def run_ask(args: argparse.Namespace) -> int:
@@ -70,26 +62,21 @@ def run_ask(args: argparse.Namespace) -> int:
         print(f"chatlane: error: {exc}", file=sys.stderr)
         return 2
     live = sys.stdout.isatty() and not args.json
-    notes = not (args.quiet or args.json)
+    quiet = args.quiet or args.json
+    # The answer line and usage come after the timing, below: the writer shows the rest.
+    writer = render.EventWriter(sys.stdout if live else None, None if quiet else sys.stderr)
     started = time.perf_counter()
     events = session.agent.stream(question)
     result: AgentResult | None = None
-    mid_line = False  # live text written without its newline yet
+    arguments: dict[str, str] = {}
     try:
         for event in events:
-            if isinstance(event, TextDelta):
-                if live:
-                    sys.stdout.write(event.text)
-                    sys.stdout.flush()
-                    mid_line = True
-            elif isinstance(event, FinalAnswer):
+            if isinstance(event, FinalAnswer):
                 result = event.result
-            elif notes:
-                if mid_line:
-                    sys.stdout.write("\n")
-                    sys.stdout.flush()
-                    mid_line = False
-                print(render.note(event), file=sys.stderr, flush=True)
+                continue
+            if isinstance(event, ToolCallStarted):
+                arguments[event.call.id] = event.arguments
+            writer.write(event)
     except KeyboardInterrupt:
         print("\nchatlane: interrupted", file=sys.stderr)
         return 130
@@ -105,13 +92,14 @@ def run_ask(args: argparse.Namespace) -> int:
     assert result is not None
     seconds = time.perf_counter() - started
     if args.json:
-        print(json.dumps(_json_result(result, session.agent.model, seconds), ensure_ascii=False))
-    elif not live:
+        report = _json_result(result, arguments, session.agent.model, seconds)
+        print(json.dumps(report, ensure_ascii=False))
+    elif live:
+        writer.end_line()
+    else:
         print(result.text)
-    elif mid_line:
-        print()
-    if notes:
-        if result.finish_reason == "length":
-            print(render.CUT_OFF, file=sys.stderr)
-        print(f"{render.usage_line(result)} in {seconds:.2f} s", file=sys.stderr)
+    if not quiet:
+        *cut_off, usage = render.answer_lines(result)
+        for line in [*cut_off, f"{usage} in {seconds:.2f} s"]:
+            print(line, file=sys.stderr)
     return 0

@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import Callable
 
-from chatlane.agent import AgentResult, FinalAnswer, TextDelta
+from chatlane.agent import AgentResult, FinalAnswer
 from chatlane.cli import render
 from chatlane.cli.session import Session
 from chatlane.conversation import Conversation
@@ -49,7 +49,7 @@ class ChatSession:
         self.session = session
         self.conversation = Conversation(system=session.system)
         self.results: list[AgentResult] = []
-        self.commands: dict[str, Callable[[str], bool]] = {
+        self.commands: dict[str, Callable[[str], None]] = {
             "/reset": self.reset,
             "/save": self.save,
             "/load": self.load,
@@ -57,60 +57,53 @@ class ChatSession:
             "/tools": self.tools,
             "/usage": self.usage,
             "/help": self.help,
-            "/exit": self.exit,
-            "/quit": self.exit,
         }
 
-    # --- commands: each returns False to end the session ---------------------------------
+    # --- commands ------------------------------------------------------------------------
 
-    def reset(self, _: str) -> bool:
+    def reset(self, _: str) -> None:
         self.conversation.reset()
         print("(conversation cleared)")
-        return True
 
-    def save(self, path: str) -> bool:
+    def save(self, path: str) -> None:
         if not path:
             print("usage: /save PATH")
-            return True
+            return
         try:
             self.conversation.save(path)
         except OSError as exc:
             print(f"error: cannot write {path}: {exc.strerror or exc}")
-            return True
+            return
         print(f"(saved {len(self.conversation)} messages to {path})")
-        return True
 
-    def load(self, path: str) -> bool:
+    def load(self, path: str) -> None:
         if not path:
             print("usage: /load PATH")
-            return True
+            return
         try:
             self.conversation = Conversation.load(path)
         except ChatlaneError as exc:
             print(f"error: {exc}")
-            return True
+            return
         print(f"(loaded {len(self.conversation)} messages from {path})")
-        return True
 
-    def model(self, name: str) -> bool:
+    def model(self, name: str) -> None:
         if name:
             try:
                 self.session.switch_model(name)
             except ChatlaneError as exc:
                 print(f"error: {exc}")
-                return True
+                return
         print(f"(model: {self.session.agent.model})")
-        return True
 
-    def tools(self, _: str) -> bool:
+    def tools(self, _: str) -> None:
         if not len(self.session.toolbox):
             print("(no tools)")
         for tool in self.session.toolbox:
             summary = tool.description.strip().splitlines()[0] if tool.description else ""
             print(f"  {tool.name}: {summary}")
-        return True
 
-    def usage(self, _: str) -> bool:
+    def usage(self, _: str) -> None:
         usage = sum_usage(result.usage for result in self.results)
         costs = [result.cost for result in self.results]
         total = None if None in costs else sum(c or 0.0 for c in costs)
@@ -121,53 +114,42 @@ class ChatSession:
             f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
             f"{', ' + cost if cost else ''})"
         )
-        return True
 
-    def help(self, _: str) -> bool:
+    def help(self, _: str) -> None:
         print(HELP)
-        return True
-
-    def exit(self, _: str) -> bool:
-        return False
 
     # --- the session -----------------------------------------------------------------------
 
     def command(self, line: str) -> bool:
+        """Run a /command; False when it ends the session."""
         name, _, rest = line.strip().partition(" ")
-        handler = self.commands.get(name.lower())
+        name = name.lower()
+        if name in ("/exit", "/quit"):
+            return False
+        handler = self.commands.get(name)
         if handler is None:
             print(f"unknown command {name}; /help lists them")
-            return True
-        return handler(rest.strip())
+        else:
+            handler(rest.strip())
+        return True
 
     def ask(self, text: str) -> None:
         """One answer, streamed; on error or Ctrl-C the question leaves the history again."""
         kept = len(self.conversation.messages)
         events = self.session.agent.stream(text, conversation=self.conversation)
-        mid_line = False
+        writer = render.EventWriter(sys.stdout, sys.stdout)
         try:
             for event in events:
-                if isinstance(event, TextDelta):
-                    sys.stdout.write(event.text)
-                    sys.stdout.flush()
-                    mid_line = True
-                    continue
-                if mid_line:
-                    print()
-                    mid_line = False
+                writer.write(event)
                 if isinstance(event, FinalAnswer):
                     self.results.append(event.result)
-                    if event.result.finish_reason == "length":
-                        print(render.CUT_OFF)
-                    print(render.usage_line(event.result))
-                else:
-                    print(render.note(event))
         except KeyboardInterrupt:
             del self.conversation.messages[kept:]
             print("\n(stopped; the question was left out of the history)")
         except ChatlaneError as exc:
             del self.conversation.messages[kept:]
-            print(f"{chr(10) if mid_line else ''}error: {exc}")
+            writer.end_line()
+            print(f"error: {exc}")
         finally:
             events.close()
 

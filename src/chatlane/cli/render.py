@@ -1,10 +1,20 @@
-"""How the command line shows tool calls, results and usage (one line each)."""
+"""How the command line shows an agent run: streamed text, and one line per tool call,
+tool result, model turn and answer."""
 
 from __future__ import annotations
 
-from chatlane.agent import AgentResult, ToolCallFinished, ToolCallStarted, TurnFinished
+from typing import TextIO
 
-__all__ = ["CUT_OFF", "dollars", "note", "tool_finished", "tool_started", "turn_line", "usage_line"]
+from chatlane.agent import (
+    AgentEvent,
+    AgentResult,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnFinished,
+)
+
+__all__ = ["CUT_OFF", "EventWriter", "dollars", "usage_line"]
 
 _SHOWN = 200  # characters of a tool result shown; the model gets all of it
 CUT_OFF = "(the answer was cut off by the token limit: raise --max-tokens)"
@@ -59,10 +69,44 @@ def usage_line(result: AgentResult) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
-def note(event: ToolCallStarted | ToolCallFinished | TurnFinished) -> str:
-    """The progress line for an event that is not text."""
-    if isinstance(event, ToolCallStarted):
-        return tool_started(event)
-    if isinstance(event, ToolCallFinished):
-        return tool_finished(event)
-    return turn_line(event)
+def answer_lines(result: AgentResult) -> list[str]:
+    """What follows an answer: a warning if it was cut off, then its usage."""
+    cut_off = [CUT_OFF] if result.finish_reason == "length" else []
+    return [*cut_off, usage_line(result)]
+
+
+class EventWriter:
+    """Writes a run's events as they come: text to ``text`` (None: not shown), every other
+    line to ``notes`` (None: not shown). A note after streamed text starts a new line."""
+
+    def __init__(self, text: TextIO | None, notes: TextIO | None) -> None:
+        self.text = text
+        self.notes = notes
+        self.mid_line = False  # text written without its newline yet
+
+    def write(self, event: AgentEvent) -> None:
+        if isinstance(event, TextDelta):
+            if self.text is not None:
+                self.text.write(event.text)
+                self.text.flush()
+                self.mid_line = True
+            return
+        if self.notes is None:
+            return
+        self.end_line()
+        if isinstance(event, ToolCallStarted):
+            lines = [tool_started(event)]
+        elif isinstance(event, ToolCallFinished):
+            lines = [tool_finished(event)]
+        elif isinstance(event, TurnFinished):
+            lines = [turn_line(event)]
+        else:
+            lines = answer_lines(event.result)
+        for line in lines:
+            print(line, file=self.notes, flush=True)
+
+    def end_line(self) -> None:
+        if self.mid_line and self.text is not None:
+            self.text.write("\n")
+            self.text.flush()
+        self.mid_line = False
