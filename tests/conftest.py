@@ -9,6 +9,7 @@ import pytest_asyncio
 
 import chatlane
 from chatlane.testing import FakeServer
+from tests.client.drivers import Driver, MakeDriver
 
 FAST_RETRY = chatlane.RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.05)
 API_KEY = "sk-test-0123456789-SECRET"
@@ -39,6 +40,31 @@ async def aclient(server: FakeServer) -> AsyncIterator[chatlane.AsyncClient]:
         base_url=server.url, api_key=API_KEY, retry=FAST_RETRY
     ) as client:
         yield client
+
+
+@pytest.fixture
+def driver_class() -> type[Driver]:
+    """The driver ``make_driver`` builds; a test package with more calls overrides it."""
+    return Driver
+
+
+@pytest.fixture(params=["sync", "async"])
+def make_driver(
+    request: pytest.FixtureRequest, server: FakeServer, driver_class: type[Driver]
+) -> MakeDriver:
+    """A driver factory for the fake server; options override the defaults."""
+
+    def make(**options: Any) -> Driver:
+        merged: dict[str, Any] = {"base_url": server.url, "api_key": API_KEY, "retry": FAST_RETRY}
+        merged.update(options)
+        return driver_class(request.param, **merged)
+
+    return make
+
+
+@pytest.fixture
+def driver(make_driver: MakeDriver) -> Driver:
+    return make_driver()
 
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}

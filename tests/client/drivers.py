@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,25 +29,24 @@ class Driver:
     def __repr__(self) -> str:
         return self.mode
 
-    def chat(self, **params: Any) -> chatlane.ChatCompletion:
+    def call(self, method: str, **params: Any) -> Any:
+        """``client.<method>(**params)`` on a new client of this driver's kind (awaited if async)."""
         if self.mode == "sync":
             with chatlane.Client(**self.options) as client:
-                return client.chat(**params)
-        return asyncio.run(self._achat(params))
+                return getattr(client, method)(**params)
+        return asyncio.run(self._acall(method, params))
 
-    async def _achat(self, params: dict[str, Any]) -> chatlane.ChatCompletion:
+    async def _acall(self, method: str, params: dict[str, Any]) -> Any:
         async with chatlane.AsyncClient(**self.options) as client:
-            return await client.chat(**params)
+            return await getattr(client, method)(**params)
+
+    def chat(self, **params: Any) -> chatlane.ChatCompletion:
+        completion: chatlane.ChatCompletion = self.call("chat", **params)
+        return completion
 
     def ping(self) -> chatlane.PingResult:
-        if self.mode == "sync":
-            with chatlane.Client(**self.options) as client:
-                return client.ping()
-        return asyncio.run(self._aping())
-
-    async def _aping(self) -> chatlane.PingResult:
-        async with chatlane.AsyncClient(**self.options) as client:
-            return await client.ping()
+        result: chatlane.PingResult = self.call("ping")
+        return result
 
     def stream(self, stop_after: int | None = None, **params: Any) -> StreamRun:
         """Collect a stream; stop early after ``stop_after`` chunks; errors are captured."""
@@ -82,3 +82,7 @@ class Driver:
             except chatlane.ChatlaneError as exc:
                 run.error = exc
         return run
+
+
+MakeDriver = Callable[..., Driver]
+"""The ``make_driver`` fixture (``tests/conftest.py``): options override the defaults."""

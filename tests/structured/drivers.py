@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import chatlane
 from chatlane.structured import Parsed
+from tests.client import drivers
 
 
 @dataclass
@@ -19,30 +21,17 @@ class StreamRun:
     error: chatlane.ChatlaneError | None = None
 
 
-class Driver:
-    """``parse`` and ``parse_stream`` with the same results, whichever client runs them."""
-
-    def __init__(self, mode: str, **client_options: Any) -> None:
-        self.mode = mode
-        self.options = client_options
-
-    def __repr__(self) -> str:
-        return self.mode
+class Driver(drivers.Driver):
+    """The client driver, plus ``parse`` and ``parse_stream``."""
 
     def parse(self, **params: Any) -> Parsed[Any]:
-        if self.mode == "sync":
-            with chatlane.Client(**self.options) as client:
-                return client.parse(**params)
-        return asyncio.run(self._aparse(params))
-
-    async def _aparse(self, params: dict[str, Any]) -> Parsed[Any]:
-        async with chatlane.AsyncClient(**self.options) as client:
-            return await client.parse(**params)
+        result: Parsed[Any] = self.call("parse", **params)
+        return result
 
     def parse_stream(self, **params: Any) -> StreamRun:
         """Collect the partials and the result; a chatlane error is captured, not raised."""
         if self.mode == "async":
-            return asyncio.run(self._astream(params))
+            return asyncio.run(self._aparse_stream(params))
         run = StreamRun()
         with chatlane.Client(**self.options) as client:
             try:
@@ -55,7 +44,7 @@ class Driver:
                 run.error = exc
         return run
 
-    async def _astream(self, params: dict[str, Any]) -> StreamRun:
+    async def _aparse_stream(self, params: dict[str, Any]) -> StreamRun:
         run = StreamRun()
         async with chatlane.AsyncClient(**self.options) as client:
             try:
@@ -67,3 +56,7 @@ class Driver:
             except chatlane.ChatlaneError as exc:
                 run.error = exc
         return run
+
+
+MakeDriver = Callable[..., Driver]
+"""The ``make_driver`` fixture here (``tests/conftest.py``, with this package's driver)."""

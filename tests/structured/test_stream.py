@@ -113,6 +113,35 @@ def test_final_after_close_is_a_usage_error(server: FakeServer, client: chatlane
         stream.final()
 
 
+def test_final_after_the_with_block_as_in_the_readme(
+    server: FakeServer, client: chatlane.Client
+) -> None:
+    server.enqueue(Stream(chunks=PIECES))
+    with client.parse_stream(model="m", messages=ASK, response_model=Sentiment) as stream:
+        partials = list(stream)
+    assert partials[-1] == GOOD
+    assert stream.final().output == Sentiment.model_validate(GOOD)
+
+
+def test_closed_before_iterating_sends_nothing(server: FakeServer, client: chatlane.Client) -> None:
+    stream = client.parse_stream(model="m", messages=ASK, response_model=Sentiment)
+    stream.close()
+    assert list(stream) == []
+    with pytest.raises(chatlane.UsageError, match="closed"):
+        stream.final()
+
+    async def run() -> None:
+        async with chatlane.AsyncClient(base_url=server.url, api_key=API_KEY) as client:
+            stream = client.parse_stream(model="m", messages=ASK, response_model=Sentiment)
+            await stream.close()
+            assert [partial async for partial in stream] == []
+            with pytest.raises(chatlane.UsageError, match="closed"):
+                await stream.final()
+
+    asyncio.run(run())
+    assert server.chat_requests == []
+
+
 def test_async_final_without_iterating(server: FakeServer) -> None:
     server.enqueue(Stream(chunks=PIECES))
 

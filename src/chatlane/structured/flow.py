@@ -26,6 +26,7 @@ from chatlane.core.types import ChatCompletion
 from chatlane.core.usage import sum_usage
 from chatlane.providers.registry import StructuredOutputMode
 from chatlane.structured.errors import (
+    AttemptRecord,
     OutputRefusedError,
     OutputSchemaError,
     OutputTruncatedError,
@@ -69,7 +70,6 @@ class ParseFlow(Generic[T]):
     def steps(self) -> Steps[Parsed[T]]:
         """The call as a generator (see the module docstring)."""
         first = self.asking.request(self.params)
-        messages = list(first["messages"])
         request = first
         completions: list[ChatCompletion] = []
         outputs: list[str] = []
@@ -79,14 +79,28 @@ class ParseFlow(Generic[T]):
             completions.append(completion)
             reply = self.asking.read(completion)
             outputs.append(reply.text if reply.text is not None else (reply.prose or ""))
-            self._refused(reply, completions, outputs)
+            refusal = reply.refusal or (
+                "content_filter" if reply.finish_reason == "content_filter" else None
+            )
+            if refusal:
+                raise OutputRefusedError(
+                    f"{self.spec.name}: the model refused: {refusal}",
+                    refusal=refusal,
+                    **self._record(completions, outputs),
+                )
             try:
                 output = self._validate(reply)
             except InvalidOutput as bad:
-                self._truncated(reply, completions, outputs)
+                if reply.finish_reason in _TRUNCATED:
+                    # A cut-off answer is its own error, not a validation failure to re-ask.
+                    raise OutputTruncatedError(
+                        f"{self.spec.name}: the answer was cut off at the token limit "
+                        f"(finish_reason {reply.finish_reason!r}); raise max_tokens",
+                        **self._record(completions, outputs),
+                    ) from None
                 failures.append(bad.summary)
                 retry = self.asking.retry_messages(reply, bad.summary)
-                request = {**first, "messages": [*messages, *retry]}
+                request = {**first, "messages": [*first["messages"], *retry]}
                 continue
             return Parsed(
                 output=output,
@@ -102,11 +116,7 @@ class ParseFlow(Generic[T]):
             f"{self.spec.name}: no valid answer in {count} attempt{'s' * (count > 1)}; "
             f"the last one failed with:\n{failures[-1]}",
             errors=failures,
-            completions=completions,
-            outputs=outputs,
-            usage=sum_usage(c.usage for c in completions),
-            provider=self.provider,
-            model=self.model,
+            **self._record(completions, outputs),
         )
 
     def _validate(self, reply: Reply) -> T:
@@ -114,35 +124,15 @@ class ParseFlow(Generic[T]):
             raise InvalidOutput(f"the answer did not call the {self.spec.name} tool")
         return self.spec.validate(reply.text)
 
-    def _refused(self, reply: Reply, completions: list[ChatCompletion], outputs: list[str]) -> None:
-        refusal = reply.refusal or (
-            "content_filter" if reply.finish_reason == "content_filter" else None
-        )
-        if refusal:
-            raise OutputRefusedError(
-                f"{self.spec.name}: the model refused: {refusal}",
-                refusal=refusal,
-                completions=completions,
-                outputs=outputs,
-                usage=sum_usage(c.usage for c in completions),
-                provider=self.provider,
-                model=self.model,
-            )
-
-    def _truncated(
-        self, reply: Reply, completions: list[ChatCompletion], outputs: list[str]
-    ) -> None:
-        """A cut-off answer is its own error, not a validation failure worth re-asking."""
-        if reply.finish_reason in _TRUNCATED:
-            raise OutputTruncatedError(
-                f"{self.spec.name}: the answer was cut off at the token limit "
-                f"(finish_reason {reply.finish_reason!r}); raise max_tokens",
-                completions=completions,
-                outputs=outputs,
-                usage=sum_usage(c.usage for c in completions),
-                provider=self.provider,
-                model=self.model,
-            )
+    def _record(self, completions: list[ChatCompletion], outputs: list[str]) -> AttemptRecord:
+        """What an error carries about the attempts so far."""
+        return {
+            "completions": completions,
+            "outputs": outputs,
+            "usage": sum_usage(c.usage for c in completions),
+            "provider": self.provider,
+            "model": self.model,
+        }
 
 
 def plan(

@@ -176,13 +176,18 @@ class _Tool(Asking):
         ]
 
 
+_KINDS: dict[StructuredOutputMode, type[Asking]] = {
+    "json_schema": Asking,
+    "json_object": _JsonObject,
+    "tools": _Tool,
+}
+
+
 def asking(
     mode: StructuredOutputMode, spec: OutputSpec[Any], schema: Mapping[str, Any], *, strict: bool
 ) -> Asking:
     """The :class:`Asking` of ``mode``."""
-    kinds: dict[str, type[Asking]] = {"json_schema": Asking, "json_object": _JsonObject}
-    kinds["tools"] = _Tool
-    return kinds[mode](spec, schema, strict=strict)
+    return _KINDS[mode](spec, schema, strict=strict)
 
 
 def with_system_text(messages: Sequence[Any], text: str) -> list[Any]:

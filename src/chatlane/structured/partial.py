@@ -37,11 +37,6 @@ class PartialJSON:
         return "".join(self._parts)
 
     @property
-    def started(self) -> bool:
-        """True once something parseable has arrived."""
-        return self._parsed is not _NOTHING
-
-    @property
     def value(self) -> Any:
         """The latest partial value (None before anything parseable arrived)."""
         return None if self._parsed is _NOTHING else self._parsed

@@ -18,8 +18,9 @@ __all__ = ["MODES", "check_mode", "default_mode", "enforces_full_schema"]
 MODES: tuple[StructuredOutputMode, ...] = get_args(StructuredOutputMode)
 
 # Providers whose decoder enforces JSON Schema as pydantic writes it: the embedded model's
-# grammar (llama.cpp's converter) takes lengths, integer ranges, tuples and dicts, all of
-# which the strict dialect would have to drop or refuse.
+# grammar (llama.cpp's converter) takes lengths, item counts, tuples and dicts, all of
+# which the strict dialect would have to drop or refuse. It does not take numeric ranges
+# (minimum/maximum): those are left to validation and re-asking.
 _FULL_SCHEMA = frozenset({"local"})
 
 # OpenAI models from before structured outputs (gpt-4o-2024-08-06) take JSON mode only.

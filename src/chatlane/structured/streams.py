@@ -15,7 +15,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from chatlane.core.errors import ChatlaneError, UsageError
-from chatlane.core.types import ChatCompletionChunk
+from chatlane.core.request import ChatParams
+from chatlane.core.types import ChatCompletion, ChatCompletionChunk
 from chatlane.structured.flow import ParseFlow
 from chatlane.structured.partial import PartialJSON
 from chatlane.structured.result import Parsed
@@ -44,21 +45,51 @@ class _Attempt(Generic[T]):
         return self._flow.spec.partial_view(self._json.value)
 
 
-class StructuredStream(Generic[T]):
+class _Progress(Generic[T]):
+    """What both streams keep between their I/O loops: the flow's steps and the outcome."""
+
+    def __init__(self, flow: ParseFlow[T]) -> None:
+        self._flow = flow
+        self._steps = flow.steps()
+        self._result: Parsed[T] | None = None
+        self._error: ChatlaneError | None = None
+        self.attempt = 0
+        """Which attempt the partials come from (1 for the first answer)."""
+
+    @property
+    def _finished(self) -> bool:
+        return self._result is not None or self._error is not None
+
+    def _next_attempt(self) -> _Attempt[T]:
+        self.attempt += 1
+        return _Attempt(self._flow)
+
+    def _after(self, completion: ChatCompletion) -> ChatParams | None:
+        """The next attempt's request, or None once the flow has its result."""
+        try:
+            return self._steps.send(completion)
+        except StopIteration as done:
+            self._result = done.value
+            return None
+
+    def _outcome(self) -> Parsed[T]:
+        if self._error is not None:
+            raise self._error
+        if self._result is None:
+            raise UsageError("the structured stream was closed before its answer was complete")
+        return self._result
+
+
+class StructuredStream(_Progress[T]):
     """Partial objects of a structured answer as it streams; ``final()`` for the result.
 
     Use it in a ``with`` block; leaving early closes the connection.
     """
 
     def __init__(self, client: Client, flow: ParseFlow[T]) -> None:
+        super().__init__(flow)
         self._client = client
-        self._flow = flow
-        self._steps = flow.steps()
         self._iterator: Generator[Any, None, None] | None = None
-        self._result: Parsed[T] | None = None
-        self._error: ChatlaneError | None = None
-        self.attempt = 0
-        """Which attempt the partials come from (1 for the first answer)."""
 
     def __enter__(self) -> StructuredStream[T]:
         return self
@@ -72,59 +103,47 @@ class StructuredStream(Generic[T]):
         self.close()
 
     def __iter__(self) -> Iterator[Any]:
-        if self._iterator is None:
-            self._iterator = self._partials()
-        return self._iterator
+        return self._generator()
 
     def close(self) -> None:
-        if self._iterator is not None:
-            self._iterator.close()
+        self._generator().close()  # a stream closed before it started stays empty
         self._steps.close()
 
     def final(self) -> Parsed[T]:
         """The validated result; reads the rest of the stream(s) first if needed."""
-        if self._result is None and self._error is None:
+        if not self._finished:
             for _ in self:
                 pass
-        if self._error is not None:
-            raise self._error
-        if self._result is None:
-            raise UsageError("the structured stream was closed before its answer was complete")
-        return self._result
+        return self._outcome()
+
+    def _generator(self) -> Generator[Any, None, None]:
+        if self._iterator is None:
+            self._iterator = self._partials()
+        return self._iterator
 
     def _partials(self) -> Generator[Any, None, None]:
         try:
-            request = next(self._steps)
-            while True:
-                self.attempt += 1
-                attempt = _Attempt(self._flow)
+            request: ChatParams | None = next(self._steps)
+            while request is not None:
+                attempt = self._next_attempt()
                 with self._client.stream(**request) as stream:
                     for chunk in stream:
                         if attempt.feed(chunk):
                             yield attempt.partial
                     completion = stream.final()
-                try:
-                    request = self._steps.send(completion)
-                except StopIteration as done:
-                    self._result = done.value
-                    return
+                request = self._after(completion)
         except ChatlaneError as exc:
             self._error = exc
             raise
 
 
-class AsyncStructuredStream(Generic[T]):
+class AsyncStructuredStream(_Progress[T]):
     """The async twin of :class:`StructuredStream`: ``async with`` / ``async for``."""
 
     def __init__(self, client: AsyncClient, flow: ParseFlow[T]) -> None:
+        super().__init__(flow)
         self._client = client
-        self._flow = flow
-        self._steps = flow.steps()
         self._iterator: AsyncGenerator[Any, None] | None = None
-        self._result: Parsed[T] | None = None
-        self._error: ChatlaneError | None = None
-        self.attempt = 0
-        """Which attempt the partials come from (1 for the first answer)."""
 
     async def __aenter__(self) -> AsyncStructuredStream[T]:
         return self
@@ -138,42 +157,35 @@ class AsyncStructuredStream(Generic[T]):
         await self.close()
 
     def __aiter__(self) -> AsyncIterator[Any]:
-        if self._iterator is None:
-            self._iterator = self._partials()
-        return self._iterator
+        return self._generator()
 
     async def close(self) -> None:
-        if self._iterator is not None:
-            await self._iterator.aclose()
+        await self._generator().aclose()  # a stream closed before it started stays empty
         self._steps.close()
 
     async def final(self) -> Parsed[T]:
         """The validated result; reads the rest of the stream(s) first if needed."""
-        if self._result is None and self._error is None:
+        if not self._finished:
             async for _ in self:
                 pass
-        if self._error is not None:
-            raise self._error
-        if self._result is None:
-            raise UsageError("the structured stream was closed before its answer was complete")
-        return self._result
+        return self._outcome()
+
+    def _generator(self) -> AsyncGenerator[Any, None]:
+        if self._iterator is None:
+            self._iterator = self._partials()
+        return self._iterator
 
     async def _partials(self) -> AsyncGenerator[Any, None]:
         try:
-            request = next(self._steps)
-            while True:
-                self.attempt += 1
-                attempt = _Attempt(self._flow)
+            request: ChatParams | None = next(self._steps)
+            while request is not None:
+                attempt = self._next_attempt()
                 async with self._client.stream(**request) as stream:
                     async for chunk in stream:
                         if attempt.feed(chunk):
                             yield attempt.partial
                     completion = await stream.final()
-                try:
-                    request = self._steps.send(completion)
-                except StopIteration as done:
-                    self._result = done.value
-                    return
+                request = self._after(completion)
         except ChatlaneError as exc:
             self._error = exc
             raise
