@@ -6,8 +6,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from chatlane import ChatCompletion, Choice, FunctionCall, Message, ToolCall
+import chatlane
 from chatlane.core.messages import validate_messages
+from chatlane.testing import Completion, FakeServer, ToolCallSpec
+from tests.conftest import API_KEY
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -19,35 +21,28 @@ def tools_example() -> str:
     return match.group(1)
 
 
-class ScriptedClient:
-    """Answers every chat with the same tool calls, and keeps what it was sent."""
-
-    def __init__(self, calls: list[ToolCall]) -> None:
-        self.calls = calls
-        self.sent: list[dict[str, Any]] = []
-
-    def chat(self, **params: Any) -> ChatCompletion:
-        self.sent.append(params)
-        message = Message(role="assistant", tool_calls=self.calls)
-        return ChatCompletion(choices=[Choice(message=message, finish_reason="tool_calls")])
-
-
-def test_the_tools_example_runs_and_answers_every_call() -> None:
-    client = ScriptedClient(
-        [
-            ToolCall("call_1", FunctionCall("get_weather", '{"city": "Paris", "unit": "f"}')),
-            ToolCall("call_2", FunctionCall("calculator", '{"expression": "6 * 7"}')),
-            ToolCall("call_3", FunctionCall("get_weather", '{"city": 5}')),
-        ]
+def test_the_tools_example_runs_and_answers_every_call(server: FakeServer) -> None:
+    server.enqueue(
+        Completion(
+            content=None,
+            tool_calls=[
+                ToolCallSpec("get_weather", '{"city": "Paris", "unit": "f"}', id="call_1"),
+                ToolCallSpec("calculator", '{"expression": "6 * 7"}', id="call_2"),
+                ToolCallSpec("get_weather", '{"city": 5}', id="call_3"),
+            ],
+        )
     )
+    client = chatlane.Client(base_url=server.url, api_key=API_KEY)
     scope: dict[str, Any] = {
         "client": client,
-        "model": "openai/gpt-4o-mini",
+        "model": "gpt-4o-mini",
         "messages": [{"role": "user", "content": "Weather in Paris, and 6 * 7?"}],
     }
     exec(compile(tools_example(), str(README), "exec"), scope)
 
-    (sent,) = client.sent
+    client.close()
+    (request,) = server.chat_requests
+    sent = request.json()
     names = [definition["function"]["name"] for definition in sent["tools"]]
     assert names == ["get_weather", "current_datetime", "calculator", "convert_units"]
     weather = sent["tools"][0]["function"]
