@@ -4,12 +4,13 @@ Every public name is exported here, once. Heavy pieces (transports, aiohttp) loa
 and so do the tools, the agent and conversations: their names resolve on first use.
 """
 
-import importlib as _importlib
 import typing as _typing
 
+from chatlane._client.aio import AsyncChatStream, AsyncClient
+from chatlane._client.ping import PingResult
+from chatlane._client.sync import ChatStream, Client
+from chatlane._lazy import lazy_getattr as _lazy_getattr
 from chatlane._version import __version__
-from chatlane.async_client import AsyncChatStream, AsyncClient
-from chatlane.client import ChatStream, Client
 from chatlane.core.errors import (
     APIError,
     AuthenticationError,
@@ -63,8 +64,7 @@ from chatlane.core.types import (
     ToolCallDelta,
     Usage,
 )
-from chatlane.local_model import LocalModel
-from chatlane.ping import PingResult
+from chatlane.local.settings import LocalModel
 from chatlane.providers.registry import PROVIDERS, Provider, StructuredOutputMode
 
 if _typing.TYPE_CHECKING:
@@ -104,61 +104,7 @@ if _typing.TYPE_CHECKING:
         tool,
     )
 
-_LAZY = {
-    **dict.fromkeys(
-        [
-            "Agent",
-            "AgentEvent",
-            "AgentLimitError",
-            "AgentResult",
-            "AsyncAgent",
-            "FinalAnswer",
-            "TextDelta",
-            "ToolCallFinished",
-            "ToolCallStarted",
-            "TurnFinished",
-        ],
-        "chatlane.agent",
-    ),
-    **dict.fromkeys(["Conversation", "ConversationFormatError"], "chatlane.conversation"),
-    **dict.fromkeys(
-        [
-            "AsyncStructuredStream",
-            "OutputRefusedError",
-            "OutputSchemaError",
-            "OutputTruncatedError",
-            "OutputValidationError",
-            "Parsed",
-            "StructuredOutputError",
-            "StructuredOutputWarning",
-            "StructuredStream",
-        ],
-        "chatlane.structured",
-    ),
-    **dict.fromkeys(
-        [
-            "StrictSchemaError",
-            "Tool",
-            "ToolArgumentsError",
-            "ToolDefinitionError",
-            "ToolResult",
-            "Toolbox",
-            "builtin_tools",
-            "file_tools",
-            "tool",
-        ],
-        "chatlane.tools",
-    ),
-}
-
-
-def __getattr__(name: str) -> _typing.Any:
-    home = _LAZY.get(name)
-    if home is None:
-        raise AttributeError(f"module 'chatlane' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(home), name)
-    globals()[name] = value  # resolved once
-    return value
+__getattr__ = _lazy_getattr(__name__, __file__, globals())
 
 
 __all__ = [

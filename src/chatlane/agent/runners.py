@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
 from typing import Any, TypedDict, TypeVar, Unpack
 
+from chatlane._client.aio import AsyncClient
+from chatlane._client.sync import Client
 from chatlane.agent.events import AgentEvent, AgentResult, FinalAnswer, TextDelta
 from chatlane.agent.flow import AgentSettings, CallModel, Emit, Step, agent_flow
-from chatlane.async_client import AsyncClient
-from chatlane.client import Client
 from chatlane.conversation import Conversation
 from chatlane.core.errors import UsageError
 from chatlane.providers.registry import get_provider
@@ -105,8 +105,8 @@ class _AgentBase:
             )
         # Small embedded models will not decide to call a tool by themselves: the first
         # turn must call one, later turns may answer.
-        endpoint, _ = client._core.route(model, None)
-        first_choice = "required" if endpoint.in_process and tool_choice is None else None
+        in_process = client.resolve(model).in_process
+        first_choice = "required" if in_process and tool_choice is None else None
         extra = dict(given["params"] or {})
         for reserved in ("model", "messages", "tools", "tool_choice", "stream"):
             if reserved in extra:

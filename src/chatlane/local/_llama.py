@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 import logging
 import threading
+import weakref
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -93,6 +94,9 @@ class LlamaModel:
 
     def __init__(self, llama: Any) -> None:
         self._llama = llama
+        # Free llama.cpp's memory when this object goes, or at exit while llama_cpp's module
+        # is still whole (its own __del__ fails noisily during interpreter shutdown).
+        self._release = weakref.finalize(self, llama.close)
         self._module = require_llama_cpp()
         self._vocab = llama._model.vocab
         self._bos = int(llama.token_bos())
@@ -196,7 +200,7 @@ class LlamaModel:
             steps.close()
 
     def close(self) -> None:
-        self._llama.close()
+        self._release()
 
 
 # Used when a GGUF file carries no chat template.

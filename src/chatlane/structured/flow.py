@@ -18,12 +18,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from chatlane.core.errors import RequestValidationError
 from chatlane.core.request import ChatParams
 from chatlane.core.types import ChatCompletion
 from chatlane.core.usage import sum_usage
+from chatlane.providers.endpoints import Route
 from chatlane.providers.registry import StructuredOutputMode
 from chatlane.structured.errors import (
     AttemptRecord,
@@ -37,9 +38,6 @@ from chatlane.structured.modes import Asking, Reply, asking
 from chatlane.structured.profile import check_mode, default_mode, enforces_full_schema
 from chatlane.structured.result import Parsed
 from chatlane.structured.spec import InvalidOutput, OutputSpec, output_spec
-
-if TYPE_CHECKING:
-    from chatlane._base import ClientCore
 
 __all__ = ["ParseFlow", "Steps", "StrictOption", "plan", "run_async", "run_sync"]
 
@@ -136,7 +134,7 @@ class ParseFlow(Generic[T]):
 
 
 def plan(
-    core: ClientCore,
+    resolve: Callable[[str, str | None], Route],
     params: Mapping[str, Any],
     *,
     response_model: type[T],
@@ -162,19 +160,17 @@ def plan(
         raise RequestValidationError(
             f"strict: must be True, False or 'fallback', got {strict!r}", field="strict"
         )
-    model = params.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise RequestValidationError("model: is required (a non-empty string)", field="model")
-    endpoint, wire_model = core.route(model, params.get("provider"))
-    chosen = default_mode(endpoint.provider, wire_model) if mode is None else check_mode(mode)
+    model = params.get("model") or ""
+    route = resolve(model, params.get("provider"))  # refuses a missing or non-string model
+    chosen = default_mode(route.provider, route.model) if mode is None else check_mode(mode)
     spec: OutputSpec[T] = output_spec(response_model)
-    schema, is_strict = _schema_for(spec, chosen, strict, enforces_full_schema(endpoint.provider))
+    schema, is_strict = _schema_for(spec, chosen, strict, enforces_full_schema(route.provider))
     return ParseFlow(
         spec=spec,
         asking=asking(chosen, spec, schema, strict=is_strict),
         params=params,
         max_attempts=max_attempts,
-        provider=endpoint.provider,
+        provider=route.provider,
         model=model,
     )
 

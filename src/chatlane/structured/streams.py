@@ -11,8 +11,9 @@ belong to.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, Unpack
 
 from chatlane.core.errors import ChatlaneError, UsageError
 from chatlane.core.request import ChatParams
@@ -21,13 +22,29 @@ from chatlane.structured.flow import ParseFlow
 from chatlane.structured.partial import PartialJSON
 from chatlane.structured.result import Parsed
 
-if TYPE_CHECKING:
-    from chatlane.async_client import AsyncClient
-    from chatlane.client import Client
-
 __all__ = ["AsyncStructuredStream", "StructuredStream"]
 
 T = TypeVar("T")
+
+
+# What the streams need of a client, so this module does not import the clients (which
+# import it): ``stream()`` returning a chunk stream with ``final()``.
+class _ChunkStream(AbstractContextManager["_ChunkStream"], Protocol):
+    def __iter__(self) -> Iterator[ChatCompletionChunk]: ...
+    def final(self) -> ChatCompletion: ...
+
+
+class _Streaming(Protocol):
+    def stream(self, **params: Unpack[ChatParams]) -> _ChunkStream: ...
+
+
+class _AsyncChunkStream(AbstractAsyncContextManager["_AsyncChunkStream"], Protocol):
+    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]: ...
+    async def final(self) -> ChatCompletion: ...
+
+
+class _AsyncStreaming(Protocol):
+    def stream(self, **params: Unpack[ChatParams]) -> _AsyncChunkStream: ...
 
 
 class _Attempt(Generic[T]):
@@ -86,7 +103,7 @@ class StructuredStream(_Progress[T]):
     Use it in a ``with`` block; leaving early closes the connection.
     """
 
-    def __init__(self, client: Client, flow: ParseFlow[T]) -> None:
+    def __init__(self, client: _Streaming, flow: ParseFlow[T]) -> None:
         super().__init__(flow)
         self._client = client
         self._iterator: Generator[Any, None, None] | None = None
@@ -140,7 +157,7 @@ class StructuredStream(_Progress[T]):
 class AsyncStructuredStream(_Progress[T]):
     """The async twin of :class:`StructuredStream`: ``async with`` / ``async for``."""
 
-    def __init__(self, client: AsyncClient, flow: ParseFlow[T]) -> None:
+    def __init__(self, client: _AsyncStreaming, flow: ParseFlow[T]) -> None:
         super().__init__(flow)
         self._client = client
         self._iterator: AsyncGenerator[Any, None] | None = None

@@ -311,7 +311,7 @@ def _local_engine(model: str) -> LocalEngine | None:
     ``local/NAME`` it does not serve is estimated.
     """
     from chatlane.core.errors import ConfigurationError
-    from chatlane.local_model import LocalModel
+    from chatlane.local.settings import LocalModel
 
     try:
         engine = LocalModel().engine()

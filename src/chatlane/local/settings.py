@@ -1,6 +1,6 @@
 """Settings for the embedded model, and the one engine per settings that a process shares.
 
-Kept apart from ``chatlane.local`` so that configuring a client never imports llama.cpp:
+Importing it never imports llama.cpp (``chatlane.local`` loads its modules lazily):
 the engine (and its 100 MB model) loads with the first request that needs it.
 """
 

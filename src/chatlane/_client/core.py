@@ -1,92 +1,30 @@
-"""What the sync and async clients share: configuration, routing, request building, retry
-decisions and turning responses into results. Only the I/O loops differ between them."""
+"""What the sync and async clients share: configuration, routing, building a call and the
+composed call flows. Only the drivers (``sync.py``, ``aio.py``) differ between them."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from chatlane._client.call import Call
+from chatlane._client.flow import chat_attempt, retrying, stream_attempt
+from chatlane._client.layers import Flow, Middleware, Proceed, layered
 from chatlane.core import errors
-from chatlane.core.chunks import decode_completion
-from chatlane.core.error_mapping import ErrorContext, api_error, request_id_from
+from chatlane.core.error_mapping import ErrorContext
 from chatlane.core.request import build_body
-from chatlane.core.retry import RetryPolicy, next_delay
-from chatlane.core.stream import StreamDecoder
+from chatlane.core.retry import RetryPolicy
 from chatlane.core.timeouts import Timeout
-from chatlane.core.types import ChatCompletion
-from chatlane.endpoints import Endpoint, default_provider_name, resolve_endpoint
+from chatlane.providers.endpoints import Endpoint, Route, default_provider_name, resolve_endpoint
 from chatlane.providers.registry import get_provider
 from chatlane.transport.base import HTTPRequest
 
-__all__ = ["Call", "ClientCore"]
-
-
-def _cap(limit: float | None, remaining: float | None) -> float | None:
-    if remaining is None:
-        return limit
-    if limit is None:
-        return max(remaining, 0.0)
-    return max(min(limit, remaining), 0.0)
-
-
-@dataclass(slots=True)
-class Call:
-    """One logical call (all its attempts): the request and what errors need to know."""
-
-    request: HTTPRequest
-    context: ErrorContext
-    timeout: Timeout
-    started: float
-    attempts: int = 0
-    in_process: bool = False
-    """Served by the embedded model (the local transport) instead of over HTTP."""
-
-    def remaining(self) -> float | None:
-        total = self.timeout.total
-        return None if total is None else total - (time.perf_counter() - self.started)
-
-    def connect_timeout(self) -> float | None:
-        return _cap(self.timeout.connect, self.remaining())
-
-    def read_timeout(self, phase: float | None) -> float | None:
-        return _cap(phase, self.remaining())
-
-    def first_token_timeout(self) -> float | None:
-        """What is left of the first-token allowance (it runs from the first attempt)."""
-        limit = self.timeout.first_token
-        if limit is not None:
-            limit = max(limit - (time.perf_counter() - self.started), 0.0)
-        return _cap(limit, self.remaining())
-
-    def annotate(self, error: errors.ChatlaneError) -> errors.ChatlaneError:
-        error.provider = error.provider or self.context.provider
-        error.model = error.model or self.context.model
-        error.attempts = self.attempts
-        return error
-
-    def timeout_error(self, phase: type[errors.TimeoutError]) -> errors.ChatlaneError:
-        """The error for a read that timed out in ``phase`` (or in the total deadline)."""
-        remaining = self.remaining()
-        if remaining is not None and remaining <= 0.001:
-            return self.annotate(
-                errors.TotalTimeout(f"call exceeded the total timeout of {self.timeout.total}s")
-            )
-        limit = self.timeout.first_token if phase is errors.FirstTokenTimeout else self.timeout.idle
-        what = "the first token" if phase is errors.FirstTokenTimeout else "the next chunk"
-        return self.annotate(phase(f"no data within {limit}s waiting for {what}"))
-
-    def expired(self) -> errors.ChatlaneError | None:
-        remaining = self.remaining()
-        if remaining is not None and remaining <= 0:
-            return self.timeout_error(errors.TotalTimeout)
-        return None
+__all__ = ["ClientCore"]
 
 
 class ClientCore:
-    """Configuration and pure per-call logic shared by ``Client`` and ``AsyncClient``."""
+    """Configuration and per-call logic shared by ``Client`` and ``AsyncClient``."""
 
     def __init__(
         self,
@@ -99,6 +37,7 @@ class ClientCore:
         max_retries: int | None,
         retry: RetryPolicy | None,
         default_headers: Mapping[str, str] | None,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         self.timeout = Timeout.coerce(timeout)
         if retry is None:
@@ -119,6 +58,24 @@ class ClientCore:
         else:
             self.default = self._endpoint(default_provider_name(os.environ))
         self.provider = self.default.provider
+        pieces = tuple(middleware)
+        for piece in pieces:
+            if not isinstance(piece, Middleware):
+                raise errors.ConfigurationError(
+                    f"middleware: expected Middleware instances, got {type(piece).__name__}"
+                )
+        self.chat_flow = self._compose(pieces, chat_attempt)
+        self.stream_flow = self._compose(pieces, stream_attempt)
+
+    def _compose(self, pieces: tuple[Middleware, ...], attempt: Proceed) -> Proceed:
+        """request pieces -> retries -> attempt pieces -> ``attempt``, built once."""
+        per_attempt = layered(pieces, "around_attempt", attempt)
+        policy = self.retry
+
+        def with_retries(call: Call) -> Flow:
+            return retrying(policy, call, per_attempt)
+
+        return layered(pieces, "around_request", with_retries)
 
     def __repr__(self) -> str:
         return f"provider={self.provider!r}, base_url={self.default.base_url!r}"
@@ -151,6 +108,14 @@ class ClientCore:
             return self._endpoint(prefix), rest
         return default, model
 
+    def resolve(self, model: str, provider: str | None = None) -> Route:
+        if not isinstance(model, str) or not model.strip():
+            raise errors.RequestValidationError(
+                "model: is required (a non-empty string)", field="model"
+            )
+        endpoint, wire_model = self.route(model, provider)
+        return Route(endpoint.provider, wire_model, endpoint.base_url, endpoint.in_process)
+
     def prepare(self, params: Mapping[str, Any], *, stream: bool) -> Call:
         """Validate and build the request; nothing is sent."""
         model = params.get("model")
@@ -176,6 +141,8 @@ class ClientCore:
             context=ErrorContext(provider=endpoint.provider, model=model, secret=endpoint.secret),
             timeout=timeout,
             started=time.perf_counter(),
+            params=params,
+            stream=stream,
             in_process=endpoint.in_process,
         )
 
@@ -189,55 +156,7 @@ class ClientCore:
             in_process=endpoint.in_process,
         )
 
-    def error_for(
-        self, call: Call, status: int, headers: Mapping[str, str], body: bytes
-    ) -> errors.APIError:
-        error = api_error(status, headers, body, call.context)
-        error.attempts = call.attempts
-        return error
-
-    def retry_delay(
-        self, call: Call, status: int | None, headers: Mapping[str, str]
-    ) -> float | None:
-        """Seconds to wait before the next attempt, or None to give up."""
-        return next_delay(
-            retry=call.attempts - 1,
-            status=status,
-            headers=headers,
-            policy=self.retry,
-            remaining=call.remaining(),
-        )
-
-    def completion(
-        self, call: Call, status: int, headers: Mapping[str, str], body: bytes
-    ) -> ChatCompletion:
-        try:
-            completion = decode_completion(body)
-        except errors.ResponseDecodeError as exc:
-            exc.status, exc.request_id = status, request_id_from(headers)
-            raise call.annotate(exc) from None
-        completion.latency = time.perf_counter() - call.started
-        completion.attempts = call.attempts
-        return completion
-
-    def stream_decoder(self, call: Call, headers: Mapping[str, str]) -> StreamDecoder:
-        return StreamDecoder(call.started, call.context, request_id=request_id_from(headers))
-
 
 def _strip(model: str, provider: str) -> str:
     prefix, slash, rest = model.partition("/")
     return rest if slash and prefix.lower() == provider else model
-
-
-class _Failed(Exception):
-    """An attempt got an HTTP error: the typed error plus what the retry policy looks at."""
-
-    def __init__(self, error: errors.APIError, status: int, headers: Mapping[str, str]) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.status = status
-        self.headers = headers
-
-
-RETRYABLE_TRANSPORT = (errors.ConnectError, errors.ConnectTimeout)
-"""Failures before any response byte: safe to retry (the request was not processed)."""

@@ -12,7 +12,13 @@ from chatlane.core.errors import ConfigurationError
 from chatlane.core.request import WireDialect
 from chatlane.providers.registry import COMPATIBLE, PROVIDERS, Provider, get_provider
 
-__all__ = ["DEFAULT_AZURE_API_VERSION", "Endpoint", "default_provider_name", "resolve_endpoint"]
+__all__ = [
+    "DEFAULT_AZURE_API_VERSION",
+    "Endpoint",
+    "Route",
+    "default_provider_name",
+    "resolve_endpoint",
+]
 
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 _USER_AGENT = f"chatlane/{__version__}"
@@ -44,6 +50,18 @@ class Endpoint:
         if self.deployment_urls:
             return f"{self.base_url}/openai/models?api-version={self.api_version}"
         return f"{self.base_url}/models"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a client sends calls for a model: ``Client.resolve(model)``."""
+
+    provider: str
+    model: str
+    """The model's name as that provider knows it (a routing prefix removed)."""
+    base_url: str
+    in_process: bool
+    """Served by the embedded model in this process."""
 
 
 def default_provider_name(env: Mapping[str, str]) -> str:

@@ -1,23 +1,29 @@
-"""The sync client. Its I/O loops mirror ``async_client``; everything else is in ``_base``."""
+"""The sync client: configuration in ``core``, the call in ``flow``; here only the I/O."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack
 
-from chatlane._base import RETRYABLE_TRANSPORT, Call, ClientCore, _Failed
+from chatlane._client.call import Call
+from chatlane._client.core import ClientCore
+from chatlane._client.drive import drive, run
+from chatlane._client.flow import fetch_attempt, retrying
+from chatlane._client.layers import Middleware
+from chatlane._client.ping import PingResult
+from chatlane._client.steps import Fetch, Open, Read, ReadChunk, Release, Sleep, Step
+from chatlane._client.stream import StreamBase
 from chatlane.core import errors
 from chatlane.core.request import ChatParams
 from chatlane.core.retry import RetryPolicy
-from chatlane.core.stream import StreamDecoder, StreamSummary
 from chatlane.core.timeouts import Timeout
 from chatlane.core.types import ChatCompletion, ChatCompletionChunk
-from chatlane.local_model import LocalModel
-from chatlane.ping import PingResult
+from chatlane.local.settings import LocalModel
+from chatlane.providers.endpoints import Route
 from chatlane.providers.registry import StructuredOutputMode
-from chatlane.transport.base import Fetched, SyncResponse, SyncTransport
+from chatlane.transport.base import SyncTransport
 
 if TYPE_CHECKING:
     from chatlane.structured.result import Parsed
@@ -36,6 +42,7 @@ class Client:
     first provider whose key variable is set, e.g. OPENAI_API_KEY). ``base_url=`` points at
     any compatible server; ``provider=`` picks a known one ("openai", "mistral", ...). With
     nothing configured it runs the embedded model (``local/smollm2``, see ``LocalModel``).
+    ``middleware=`` plugs pieces around each request and each attempt (``chatlane.middleware``).
     """
 
     def __init__(
@@ -52,6 +59,7 @@ class Client:
         transport: SyncTransport | None = None,
         verify: bool = True,
         local_model: LocalModel | None = None,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         self._core = ClientCore(
             provider=provider,
@@ -62,6 +70,7 @@ class Client:
             max_retries=max_retries,
             retry=retry,
             default_headers=default_headers,
+            middleware=middleware,
         )
         if transport is None:
             from chatlane.transport.sync_urllib3 import Urllib3Transport
@@ -94,11 +103,15 @@ class Client:
     def close(self) -> None:
         self._transport.close()
 
+    def resolve(self, model: str, *, provider: str | None = None) -> Route:
+        """Where calls for ``model`` go: the provider, its name for the model, the base URL,
+        and whether the embedded model serves it. Nothing is sent."""
+        return self._core.resolve(model, provider)
+
     def chat(self, **params: Unpack[ChatParams]) -> ChatCompletion:
         """Send a chat request and return the whole completion."""
         call = self._core.prepare(params, stream=False)
-        status, headers, body = self._retrying(call, self._fetch_once)
-        return self._core.completion(call, status, headers, body)
+        return run(self._core.chat_flow(call), self._perform)
 
     def stream(self, **params: Unpack[ChatParams]) -> ChatStream:
         """Start a streamed chat request. Iterate the result (ideally in a ``with`` block)."""
@@ -128,7 +141,7 @@ class Client:
         from chatlane.structured.flow import plan, run_sync
 
         flow = plan(
-            self._core,
+            self._core.resolve,
             params,
             response_model=response_model,
             mode=mode,
@@ -152,7 +165,7 @@ class Client:
         from chatlane.structured.streams import StructuredStream
 
         flow = plan(
-            self._core,
+            self._core.resolve,
             params,
             response_model=response_model,
             mode=mode,
@@ -164,11 +177,31 @@ class Client:
     def ping(self, *, provider: str | None = None) -> PingResult:
         """Check that the provider is reachable and accepts the key (lists models: no cost)."""
         call = self._core.ping_call(provider)
-        _, _, body = self._retrying(call, self._fetch_once)
-        return PingResult.from_models(call, body)
+        fetched = run(retrying(self._core.retry, call, fetch_attempt), self._perform)
+        return PingResult.from_models(call, fetched.body)
 
-    def _transport_for(self, call: Call) -> SyncTransport:
-        if not call.in_process:
+    def _perform(self, step: Step) -> Any:
+        """Carry out one step of the call flow (``steps.py``) and return its result."""
+        if isinstance(step, ReadChunk):
+            return step.response.read_chunk(step.timeout)
+        if isinstance(step, Fetch):
+            return self._transport_for(step.in_process).fetch(
+                step.request, connect_timeout=step.connect_timeout, read_timeout=step.read_timeout
+            )
+        if isinstance(step, Open):
+            return self._transport_for(step.in_process).send(
+                step.request, connect_timeout=step.connect_timeout, read_timeout=step.read_timeout
+            )
+        if isinstance(step, Read):
+            return step.response.read(step.timeout)
+        if isinstance(step, Release):
+            return step.response.close()
+        if isinstance(step, Sleep):
+            return time.sleep(step.seconds)
+        raise errors.UsageError(f"the call flow yielded {step!r}, which is not a step")
+
+    def _transport_for(self, in_process: bool) -> SyncTransport:
+        if not in_process:
             return self._transport
         if self._local_transport is None:
             from chatlane.transport.local import LocalTransport
@@ -176,75 +209,21 @@ class Client:
             self._local_transport = LocalTransport(self._local_model.engine())
         return self._local_transport
 
-    def _send(self, call: Call) -> SyncResponse:
-        """Open a stream (with retries): a successful response, headers read."""
-        return self._retrying(call, self._open_once)
 
-    def _open_once(self, call: Call) -> SyncResponse:
-        response = self._transport_for(call).send(
-            call.request,
-            connect_timeout=call.connect_timeout(),
-            read_timeout=call.first_token_timeout(),
-        )
-        if response.status < 400:
-            return response
-        body = response.read(call.read_timeout(call.timeout.idle))
-        error = self._core.error_for(call, response.status, response.headers, body)
-        raise _Failed(error, response.status, response.headers)
-
-    def _fetch_once(self, call: Call) -> Fetched:
-        fetched = self._transport_for(call).fetch(
-            call.request,
-            connect_timeout=call.connect_timeout(),
-            read_timeout=call.first_token_timeout(),
-        )
-        if fetched.status < 400:
-            return fetched
-        error = self._core.error_for(call, fetched.status, fetched.headers, fetched.body)
-        raise _Failed(error, fetched.status, fetched.headers)
-
-    def _retrying(self, call: Call, once: Callable[[Call], T]) -> T:
-        """Run ``once`` until it succeeds or the retry policy gives up."""
-        core = self._core
-        while True:
-            expired = call.expired()
-            if expired is not None:
-                raise expired
-            call.attempts += 1
-            status: int | None = None
-            headers: Mapping[str, str] = {}
-            try:
-                return once(call)
-            except RETRYABLE_TRANSPORT as exc:
-                error: errors.ChatlaneError = call.annotate(exc)
-            except errors.TimeoutError:
-                raise call.timeout_error(errors.FirstTokenTimeout) from None
-            except _Failed as failed:
-                error, status, headers = failed.error, failed.status, failed.headers
-            delay = core.retry_delay(call, status, headers)
-            if delay is None:
-                raise error
-            time.sleep(delay)
-
-
-class ChatStream:
+class ChatStream(StreamBase):
     """A streamed completion: iterate chunks; ``final()`` and ``summary()`` when done.
 
     Leaving the ``with`` block (or ``close()``) before the end closes the connection.
     """
 
     def __init__(self, client: Client, call: Call) -> None:
+        super().__init__(call, client._core.stream_flow(call))
         self._client = client
-        self._call = call
-        self._decoder: StreamDecoder | None = None
-        self._response: SyncResponse | None = None
         self._iterator: Generator[ChatCompletionChunk, None, None] | None = None
-        self._delivered = False
-        self._ended_at: float | None = None
-        self._error: errors.ChatlaneError | None = None
 
     def __enter__(self) -> ChatStream:
-        self._open()
+        if self._flow is not None and self._pending is None and self._iterator is None:
+            self._pending = self._advance()  # sends the request: the response is open
         return self
 
     def __exit__(
@@ -263,14 +242,10 @@ class ChatStream:
     def __next__(self) -> ChatCompletionChunk:
         return next(iter(self))
 
-    @property
-    def attempts(self) -> int:
-        return self._call.attempts
-
     def close(self) -> None:
         if self._iterator is not None:
-            self._iterator.close()  # runs the generator's finally: the response is closed
-        self._close_response()
+            self._iterator.close()
+        self._close(self._stop())
 
     def final(self) -> ChatCompletion:
         """The accumulated completion; reads the rest of the stream first if needed.
@@ -278,94 +253,47 @@ class ChatStream:
         Raises the stream's error again if it ended with one; after an early ``close()`` it
         returns what arrived until then.
         """
-        if self._ended_at is None:
+        if self._flow is not None:
             for _ in self:
                 pass
-        if self._error is not None:
-            raise self._error
-        return self._decoder_or_raise().accumulator.completion(
-            latency=(self._ended_at or time.perf_counter()) - self._call.started,
-            attempts=self._call.attempts,
-        )
-
-    def summary(self) -> StreamSummary:
-        """Time to first token, inter-chunk latency, total time and tokens per second."""
-        return self._decoder_or_raise().summary(self._ended_at or time.perf_counter())
-
-    def _decoder_or_raise(self) -> StreamDecoder:
-        if self._decoder is None:
-            raise errors.UsageError("the stream has not started; iterate it first")
-        return self._decoder
-
-    def _close_response(self) -> None:
-        if self._response is not None:
-            self._response.close()
-            self._response = None
-        if self._ended_at is None and self._decoder is not None:
-            self._ended_at = time.perf_counter()
-
-    def _open(self) -> None:
-        """Send the request (with retries) unless a response is already open."""
-        if self._response is None and self._ended_at is None:
-            self._response = self._client._send(self._call)
-            self._decoder = self._client._core.stream_decoder(self._call, self._response.headers)
+        return self._result()
 
     def _chunks(self) -> Generator[ChatCompletionChunk, None, None]:
-        call, core = self._call, self._client._core
         try:
             while True:
-                self._open()
-                assert self._response is not None
-                assert self._decoder is not None
-                try:
-                    yield from self._read(self._response, self._decoder)
-                    return
-                except errors.StreamInterrupted as exc:
-                    # Retry only while the caller has seen nothing of this stream.
-                    delay = None if self._delivered else core.retry_delay(call, None, {})
-                    if delay is None:
-                        raise call.annotate(exc) from None
-                    self._close_response()
-                    self._ended_at = None
-                    time.sleep(delay)
-        except errors.ChatlaneError as exc:
-            self._error = exc
-            raise
+                chunks, self._pending = self._pending, None
+                if chunks is None:
+                    chunks = self._advance()
+                    if chunks is None:
+                        return
+                yield from chunks
         finally:
-            self._close_response()
+            self._close(self._stop())
 
-    def _read(
-        self, response: SyncResponse, decoder: StreamDecoder
-    ) -> Iterator[ChatCompletionChunk]:
-        call = self._call
-        phase: type[errors.TimeoutError] = errors.FirstTokenTimeout
-        limit = call.first_token_timeout()
-        while True:
-            try:
-                data = response.read_chunk(limit)
-            except errors.TimeoutError:
-                raise call.timeout_error(phase) from None
-            now = time.perf_counter()
-            chunks = decoder.feed(data, now) if data else decoder.finish(now)
-            for chunk in chunks:
-                self._delivered = True
-                yield chunk
-            if decoder.error is not None:
-                raise call.annotate(decoder.error)
-            if not data or decoder.done:
-                self._ended_at = now
-                if data:
-                    _drain(response, call.read_timeout(call.timeout.idle))
-                return
-            if self._delivered:
-                phase, limit = errors.IdleTimeout, call.read_timeout(call.timeout.idle)
-            else:
-                limit = call.first_token_timeout()
+    def _advance(self) -> list[ChatCompletionChunk] | None:
+        """Run the flow to its next chunks (None at the end)."""
+        flow = self._flow
+        if flow is None:
+            return None
+        try:
+            return self._ended(drive(flow, self._perform))
+        except BaseException as exc:
+            self._close(self._failed(exc))
+            raise
 
+    def _perform(self, step: Step) -> Any:
+        if isinstance(step, ReadChunk):  # the hot path: one per network read
+            return step.response.read_chunk(step.timeout)
+        if isinstance(step, Open):
+            self._close(self._response)  # a retry: the failed attempt's response is done
+            self._response = None
+            self._response = self._client._perform(step)
+            return self._response
+        if isinstance(step, Release):
+            self._response = None
+        return self._client._perform(step)
 
-def _drain(response: SyncResponse, timeout: float | None) -> None:
-    """Read past [DONE] to the end of the body so the connection can be reused."""
-    try:
-        response.read(timeout)
-    except errors.TransportError:
-        response.close()
+    @staticmethod
+    def _close(response: Any) -> None:
+        if response is not None:
+            response.close()

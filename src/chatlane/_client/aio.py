@@ -1,0 +1,295 @@
+"""The async client: ``Client``'s twin, awaited. Configuration in ``core``, the call in
+``flow``; here only the I/O."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack
+
+from chatlane._client.call import Call
+from chatlane._client.core import ClientCore
+from chatlane._client.drive import drive_async, run_async
+from chatlane._client.flow import fetch_attempt, retrying
+from chatlane._client.layers import Middleware
+from chatlane._client.ping import PingResult
+from chatlane._client.steps import Fetch, Open, Read, ReadChunk, Release, Sleep, Step
+from chatlane._client.stream import StreamBase
+from chatlane.core import errors
+from chatlane.core.request import ChatParams
+from chatlane.core.retry import RetryPolicy
+from chatlane.core.timeouts import Timeout
+from chatlane.core.types import ChatCompletion, ChatCompletionChunk
+from chatlane.local.settings import LocalModel
+from chatlane.providers.endpoints import Route
+from chatlane.providers.registry import StructuredOutputMode
+from chatlane.transport.base import AsyncTransport
+
+if TYPE_CHECKING:
+    from chatlane.structured.result import Parsed
+    from chatlane.structured.streams import AsyncStructuredStream
+
+__all__ = ["AsyncChatStream", "AsyncClient"]
+
+T = TypeVar("T")
+
+
+class AsyncClient:
+    """The async twin of ``Client``: the same surface, awaited. Safe to share across tasks of
+    one event loop; reuses connections. Close it (or use ``async with``) when done.
+
+    With no arguments the provider comes from the environment (CHATLANE_PROVIDER, or the
+    first provider whose key variable is set, e.g. OPENAI_API_KEY). ``base_url=`` points at
+    any compatible server; ``provider=`` picks a known one ("openai", "mistral", ...). With
+    nothing configured it runs the embedded model (``local/smollm2``, see ``LocalModel``).
+    ``middleware=`` plugs pieces around each request and each attempt (``chatlane.middleware``).
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        api_version: str | None = None,
+        timeout: Timeout | float | None = None,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        transport: AsyncTransport | None = None,
+        verify: bool = True,
+        local_model: LocalModel | None = None,
+        middleware: Sequence[Middleware] = (),
+    ) -> None:
+        self._core = ClientCore(
+            provider=provider,
+            base_url=base_url,
+            api_key=api_key,
+            api_version=api_version,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry=retry,
+            default_headers=default_headers,
+            middleware=middleware,
+        )
+        if transport is None:
+            from chatlane.transport.async_aiohttp import AiohttpTransport
+
+            transport = AiohttpTransport(verify=verify)
+        self._transport = transport
+        self._local_model = local_model or LocalModel()
+        self._local_transport: AsyncTransport | None = None
+
+    @property
+    def provider(self) -> str:
+        """The provider calls go to unless a model or call names another ("local" when
+        nothing is configured)."""
+        return self._core.provider
+
+    def __repr__(self) -> str:
+        return f"AsyncClient({self._core!r})"
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._transport.close()
+
+    def resolve(self, model: str, *, provider: str | None = None) -> Route:
+        """Where calls for ``model`` go (as ``Client.resolve``). Nothing is sent."""
+        return self._core.resolve(model, provider)
+
+    async def chat(self, **params: Unpack[ChatParams]) -> ChatCompletion:
+        """Send a chat request and return the whole completion."""
+        call = self._core.prepare(params, stream=False)
+        return await run_async(self._core.chat_flow(call), self._perform)
+
+    def stream(self, **params: Unpack[ChatParams]) -> AsyncChatStream:
+        """Start a streamed chat request: ``async with`` / ``async for`` it, or await it."""
+        return AsyncChatStream(self, self._core.prepare(params, stream=True))
+
+    async def parse(
+        self,
+        *,
+        response_model: type[T],
+        mode: StructuredOutputMode | None = None,
+        strict: bool | Literal["fallback"] = True,
+        max_attempts: int = 3,
+        **params: Unpack[ChatParams],
+    ) -> Parsed[T]:
+        """Ask for an instance of ``response_model`` and return it validated (as
+        ``Client.parse``, awaited)."""
+        from chatlane.structured.flow import plan, run_async
+
+        flow = plan(
+            self._core.resolve,
+            params,
+            response_model=response_model,
+            mode=mode,
+            strict=strict,
+            max_attempts=max_attempts,
+        )
+        return await run_async(flow.steps(), lambda request: self.chat(**request))
+
+    def parse_stream(
+        self,
+        *,
+        response_model: type[T],
+        mode: StructuredOutputMode | None = None,
+        strict: bool | Literal["fallback"] = True,
+        max_attempts: int = 3,
+        **params: Unpack[ChatParams],
+    ) -> AsyncStructuredStream[T]:
+        """Like ``parse()``, streamed: iterate partial objects (plain JSON data, each time
+        the answer grows), then ``await final()`` for the validated ``Parsed`` result."""
+        from chatlane.structured.flow import plan
+        from chatlane.structured.streams import AsyncStructuredStream
+
+        flow = plan(
+            self._core.resolve,
+            params,
+            response_model=response_model,
+            mode=mode,
+            strict=strict,
+            max_attempts=max_attempts,
+        )
+        return AsyncStructuredStream(self, flow)
+
+    async def ping(self, *, provider: str | None = None) -> PingResult:
+        """Check that the provider is reachable and accepts the key (lists models: no cost)."""
+        call = self._core.ping_call(provider)
+        fetched = await run_async(retrying(self._core.retry, call, fetch_attempt), self._perform)
+        return PingResult.from_models(call, fetched.body)
+
+    async def _perform(self, step: Step) -> Any:
+        """Carry out one step of the call flow (``steps.py``) and return its result."""
+        if isinstance(step, ReadChunk):
+            return await step.response.read_chunk(step.timeout)
+        if isinstance(step, Fetch):
+            return await self._transport_for(step.in_process).fetch(
+                step.request, connect_timeout=step.connect_timeout, read_timeout=step.read_timeout
+            )
+        if isinstance(step, Open):
+            return await self._transport_for(step.in_process).send(
+                step.request, connect_timeout=step.connect_timeout, read_timeout=step.read_timeout
+            )
+        if isinstance(step, Read):
+            return await step.response.read(step.timeout)
+        if isinstance(step, Release):
+            return await step.response.close()
+        if isinstance(step, Sleep):
+            import asyncio  # lazily: importing asyncio costs ~50 ms, most calls never wait
+
+            return await asyncio.sleep(step.seconds)
+        raise errors.UsageError(f"the call flow yielded {step!r}, which is not a step")
+
+    def _transport_for(self, in_process: bool) -> AsyncTransport:
+        if not in_process:
+            return self._transport
+        if self._local_transport is None:
+            from chatlane.transport.local import AsyncLocalTransport
+
+            self._local_transport = AsyncLocalTransport(self._local_model.engine())
+        return self._local_transport
+
+
+class AsyncChatStream(StreamBase):
+    """A streamed completion: iterate chunks; ``final()`` and ``summary()`` when done.
+
+    Leaving the ``async with`` block (or ``await close()``) before the end closes the
+    connection. ``await client.stream(...)`` opens it and returns it.
+    """
+
+    def __init__(self, client: AsyncClient, call: Call) -> None:
+        super().__init__(call, client._core.stream_flow(call))
+        self._client = client
+        self._iterator: AsyncGenerator[ChatCompletionChunk, None] | None = None
+
+    async def __aenter__(self) -> AsyncChatStream:
+        if self._flow is not None and self._pending is None and self._iterator is None:
+            self._pending = await self._advance()  # sends the request: the response is open
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __await__(self) -> Generator[Any, None, AsyncChatStream]:
+        return self.__aenter__().__await__()
+
+    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        if self._iterator is None:
+            self._iterator = self._chunks()
+        return self._iterator
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        return await self.__aiter__().__anext__()
+
+    async def close(self) -> None:
+        if self._iterator is not None:
+            await self._iterator.aclose()
+        await self._close(self._stop())
+
+    async def final(self) -> ChatCompletion:
+        """The accumulated completion; reads the rest of the stream first if needed.
+
+        Raises the stream's error again if it ended with one; after an early ``close()`` it
+        returns what arrived until then.
+        """
+        if self._flow is not None:
+            async for _ in self:
+                pass
+        return self._result()
+
+    async def _chunks(self) -> AsyncGenerator[ChatCompletionChunk, None]:
+        try:
+            while True:
+                chunks, self._pending = self._pending, None
+                if chunks is None:
+                    chunks = await self._advance()
+                    if chunks is None:
+                        return
+                for chunk in chunks:
+                    yield chunk
+        finally:
+            await self._close(self._stop())
+
+    async def _advance(self) -> list[ChatCompletionChunk] | None:
+        """Run the flow to its next chunks (None at the end)."""
+        flow = self._flow
+        if flow is None:
+            return None
+        try:
+            return self._ended(await drive_async(flow, self._perform))
+        except BaseException as exc:
+            await self._close(self._failed(exc))
+            raise
+
+    async def _perform(self, step: Step) -> Any:
+        if isinstance(step, ReadChunk):  # the hot path: one per network read
+            return await step.response.read_chunk(step.timeout)
+        if isinstance(step, Open):
+            await self._close(self._response)  # a retry: the failed attempt's response is done
+            self._response = None
+            self._response = await self._client._perform(step)
+            return self._response
+        if isinstance(step, Release):
+            self._response = None
+        return await self._client._perform(step)
+
+    @staticmethod
+    async def _close(response: Any) -> None:
+        if response is not None:
+            await response.close()

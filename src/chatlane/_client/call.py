@@ -1,0 +1,107 @@
+"""One logical call (all its attempts): what it sends, its clock, and what the latest
+attempt's response said. Middleware reads it; the call flow updates it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from chatlane.core import errors
+from chatlane.core.error_mapping import ErrorContext
+from chatlane.core.stream import StreamDecoder
+from chatlane.core.timeouts import Timeout
+from chatlane.transport.base import HTTPRequest
+
+__all__ = ["NO_HEADERS", "Call"]
+
+NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+def _cap(limit: float | None, remaining: float | None) -> float | None:
+    if remaining is None:
+        return limit
+    if limit is None:
+        return max(remaining, 0.0)
+    return max(min(limit, remaining), 0.0)
+
+
+@dataclass(slots=True)
+class Call:
+    """One request as the client sends it, with every attempt made for it so far.
+
+    ``params`` are the caller's keyword arguments (validated), ``request`` the HTTP request
+    built from them (its headers hold the key and are never shown). ``status`` and
+    ``headers`` describe the latest attempt's response (None and empty before one arrived),
+    so a piece around an attempt can read rate-limit headers on success and failure alike.
+    The stream fields (``delivered``, ``decoder``, ``ended_at``) stay empty for ``chat()``.
+    """
+
+    request: HTTPRequest
+    context: ErrorContext = field(repr=False)
+    timeout: Timeout
+    started: float
+    params: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    stream: bool = False
+    in_process: bool = False
+    """Served by the embedded model (the local transport) instead of over HTTP."""
+    attempts: int = 0
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS, repr=False)
+    delivered: bool = False
+    """A stream handed chunks to the caller: from then on it is never sent again."""
+    decoder: StreamDecoder | None = field(default=None, repr=False)
+    """The current attempt's stream decoder (timing, the accumulated message)."""
+    ended_at: float | None = None
+    """When a stream's last byte arrived (or the caller closed it)."""
+
+    @property
+    def provider(self) -> str | None:
+        return self.context.provider
+
+    @property
+    def model(self) -> str | None:
+        """The model as the caller named it (``provider/model`` prefixes kept)."""
+        return self.context.model
+
+    def remaining(self) -> float | None:
+        total = self.timeout.total
+        return None if total is None else total - (time.perf_counter() - self.started)
+
+    def connect_timeout(self) -> float | None:
+        return _cap(self.timeout.connect, self.remaining())
+
+    def read_timeout(self, phase: float | None) -> float | None:
+        return _cap(phase, self.remaining())
+
+    def first_token_timeout(self) -> float | None:
+        """What is left of the first-token allowance (it runs from the first attempt)."""
+        limit = self.timeout.first_token
+        if limit is not None:
+            limit = max(limit - (time.perf_counter() - self.started), 0.0)
+        return _cap(limit, self.remaining())
+
+    def annotate(self, error: errors.ChatlaneError) -> errors.ChatlaneError:
+        error.provider = error.provider or self.context.provider
+        error.model = error.model or self.context.model
+        error.attempts = self.attempts
+        return error
+
+    def timeout_error(self, phase: type[errors.TimeoutError]) -> errors.ChatlaneError:
+        """The error for a read that timed out in ``phase`` (or in the total deadline)."""
+        remaining = self.remaining()
+        if remaining is not None and remaining <= 0.001:
+            return self.annotate(
+                errors.TotalTimeout(f"call exceeded the total timeout of {self.timeout.total}s")
+            )
+        limit = self.timeout.first_token if phase is errors.FirstTokenTimeout else self.timeout.idle
+        what = "the first token" if phase is errors.FirstTokenTimeout else "the next chunk"
+        return self.annotate(phase(f"no data within {limit}s waiting for {what}"))
+
+    def expired(self) -> errors.ChatlaneError | None:
+        remaining = self.remaining()
+        if remaining is not None and remaining <= 0:
+            return self.timeout_error(errors.TotalTimeout)
+        return None

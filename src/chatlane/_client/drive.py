@@ -1,0 +1,68 @@
+"""The two drivers of the call flow: run its steps until it delivers chunks or returns.
+
+Each takes ``perform``, the client's way of carrying out one step, sends back its result and
+throws its chatlane error back in, so the flow decides (retry, give up) in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, TypeVar
+
+from chatlane._client.steps import Deliver, Step
+from chatlane.core import errors
+
+__all__ = ["drive", "drive_async", "run", "run_async"]
+
+T = TypeVar("T")
+
+
+def drive(flow: Generator[Step, Any, T], perform: Callable[[Step], Any]) -> T | Deliver:
+    """Carry out ``flow``'s steps until it yields ``Deliver`` (returned) or returns."""
+    send: Any = None
+    thrown: errors.ChatlaneError | None = None
+    while True:
+        try:
+            step = flow.send(send) if thrown is None else flow.throw(thrown)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        if isinstance(step, Deliver):
+            return step
+        try:
+            send, thrown = perform(step), None
+        except errors.ChatlaneError as exc:
+            send, thrown = None, exc
+
+
+async def drive_async(
+    flow: Generator[Step, Any, T], perform: Callable[[Step], Awaitable[Any]]
+) -> T | Deliver:
+    """``drive`` for the async client: ``perform`` is awaited."""
+    send: Any = None
+    thrown: errors.ChatlaneError | None = None
+    while True:
+        try:
+            step = flow.send(send) if thrown is None else flow.throw(thrown)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        if isinstance(step, Deliver):
+            return step
+        try:
+            send, thrown = await perform(step), None
+        except errors.ChatlaneError as exc:
+            send, thrown = None, exc
+
+
+def run(flow: Generator[Step, Any, T], perform: Callable[[Step], Any]) -> T:
+    """Run a flow that delivers nothing to a caller (``chat()``, ``ping()``) to its result."""
+    while True:
+        result = drive(flow, perform)
+        if not isinstance(result, Deliver):
+            return result
+
+
+async def run_async(flow: Generator[Step, Any, T], perform: Callable[[Step], Awaitable[Any]]) -> T:
+    while True:
+        result = await drive_async(flow, perform)
+        if not isinstance(result, Deliver):
+            return result

@@ -1,0 +1,86 @@
+"""What ``ChatStream`` and ``AsyncChatStream`` share: the call flow they drive, the chunks
+waiting for the caller, the result, ``final()``'s bookkeeping and ``summary()``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chatlane._client.call import Call
+from chatlane._client.layers import Flow
+from chatlane._client.steps import Deliver
+from chatlane.core import errors
+from chatlane.core.stream import StreamDecoder, StreamSummary
+from chatlane.core.types import ChatCompletion, ChatCompletionChunk
+
+__all__ = ["StreamBase"]
+
+
+class StreamBase:
+    """A stream's state; the subclasses add the sync or async driving of its flow."""
+
+    def __init__(self, call: Call, flow: Flow) -> None:
+        self._call = call
+        self._flow: Flow | None = flow
+        """None once the flow returned, failed or was closed."""
+        self._response: Any = None
+        """The open response of the current attempt, closed when the stream stops early."""
+        self._pending: list[ChatCompletionChunk] | None = None
+        """Chunks delivered by the flow that the caller has not been given yet."""
+        self._completion: ChatCompletion | None = None
+        self._error: errors.ChatlaneError | None = None
+
+    def __repr__(self) -> str:
+        state = "open" if self._flow is not None else "ended"
+        return f"{type(self).__name__}(provider={self._call.provider!r}, {state})"
+
+    @property
+    def attempts(self) -> int:
+        return self._call.attempts
+
+    def summary(self) -> StreamSummary:
+        """Time to first token, inter-chunk latency, total time and tokens per second."""
+        return self._decoder().summary(self._call.ended_at or time.perf_counter())
+
+    def _decoder(self) -> StreamDecoder:
+        decoder = self._call.decoder
+        if decoder is None:
+            raise errors.UsageError("the stream has not started; iterate it first")
+        return decoder
+
+    def _ended(self, outcome: ChatCompletion | Deliver) -> list[ChatCompletionChunk] | None:
+        """Record what one drive of the flow gave: chunks for the caller, or the result."""
+        if isinstance(outcome, Deliver):
+            return outcome.chunks
+        self._completion, self._flow, self._response = outcome, None, None
+        return None
+
+    def _failed(self, error: BaseException) -> Any:
+        """Stop after ``error``; returns the response the subclass must close."""
+        if isinstance(error, errors.ChatlaneError):
+            self._error = error
+        return self._stop()
+
+    def _stop(self) -> Any:
+        """End the flow (running its ``finally`` blocks); returns the response to close."""
+        flow, self._flow = self._flow, None
+        if flow is not None:
+            flow.close()
+        response, self._response = self._response, None
+        call = self._call
+        if call.decoder is not None and call.ended_at is None:
+            call.ended_at = time.perf_counter()
+        return response
+
+    def _result(self) -> ChatCompletion:
+        """``final()`` once the flow is over: its result, its error, or what arrived before
+        an early ``close()``."""
+        if self._error is not None:
+            raise self._error
+        if self._completion is not None:
+            return self._completion
+        call = self._call
+        return self._decoder().accumulator.completion(
+            latency=(call.ended_at or time.perf_counter()) - call.started,
+            attempts=call.attempts,
+        )

@@ -1,0 +1,15 @@
+"""Pieces around "send one request": the seam the production layer plugs into.
+
+Subclass :class:`Middleware` and pass instances to ``Client(middleware=[...])`` (or
+``AsyncClient``). Where each method runs, and how a piece is written once for both
+clients, is described in ``Middleware``'s module, ``chatlane._client.layers``, and in the
+README's "Middleware" section.
+"""
+
+from __future__ import annotations
+
+from chatlane._client.call import Call
+from chatlane._client.layers import Flow, Middleware, Proceed
+from chatlane._client.steps import Sleep
+
+__all__ = ["Call", "Flow", "Middleware", "Proceed", "Sleep"]
