@@ -3,7 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Generator,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack
 
@@ -169,27 +176,30 @@ class AsyncClient:
         fetched = await run_async(retrying(self._core.retry, call, fetch_attempt), self._perform)
         return PingResult.from_models(call, fetched.body)
 
-    async def _perform(self, step: Step) -> Any:
-        """Carry out one step of the call flow (``steps.py``) and return its result."""
+    def _perform(self, step: Step) -> Awaitable[Any]:
+        """The awaitable that carries out one step of the call flow (``steps.py``).
+
+        A plain function handing back the transport's own coroutine: no wrapper coroutine
+        per step."""
         if isinstance(step, ReadChunk):
-            return await step.response.read_chunk(step.timeout)
+            return step.response.read_chunk(step.timeout)  # type: ignore[no-any-return]
         if isinstance(step, Fetch):
-            return await self._transport_for(step.in_process).fetch(
+            return self._transport_for(step.in_process).fetch(
                 step.request, connect_timeout=step.connect_timeout, read_timeout=step.read_timeout
             )
         if isinstance(step, Open):
-            return await self._transport_for(step.in_process).send(
+            return self._transport_for(step.in_process).send(
                 step.request, connect_timeout=step.connect_timeout, read_timeout=step.read_timeout
             )
         if isinstance(step, Read):
-            return await step.response.read(step.timeout)
+            return step.response.read(step.timeout)  # type: ignore[no-any-return]
         if isinstance(step, Release):
-            return await step.response.close()
+            return step.response.close()  # type: ignore[no-any-return]
         if isinstance(step, Sleep):
             import asyncio  # lazily: importing asyncio costs ~50 ms, most calls never wait
 
-            return await asyncio.sleep(step.seconds)
-        raise errors.UsageError(f"the call flow yielded {step!r}, which is not a step")
+            return asyncio.sleep(step.seconds)
+        return _refuse(step)
 
     def _transport_for(self, in_process: bool) -> AsyncTransport:
         if not in_process:
@@ -277,19 +287,26 @@ class AsyncChatStream(StreamBase):
             await self._close(self._failed(exc))
             raise
 
-    async def _perform(self, step: Step) -> Any:
+    def _perform(self, step: Step) -> Awaitable[Any]:
         if isinstance(step, ReadChunk):  # the hot path: one per network read
-            return await step.response.read_chunk(step.timeout)
+            return step.response.read_chunk(step.timeout)  # type: ignore[no-any-return]
         if isinstance(step, Open):
-            await self._close(self._response)  # a retry: the failed attempt's response is done
-            self._response = None
-            self._response = await self._client._perform(step)
-            return self._response
+            return self._open(step)
         if isinstance(step, Release):
             self._response = None
-        return await self._client._perform(step)
+        return self._client._perform(step)
+
+    async def _open(self, step: Open) -> Any:
+        await self._close(self._response)  # a retry: the failed attempt's response is done
+        self._response = None
+        self._response = await self._client._perform(step)
+        return self._response
 
     @staticmethod
     async def _close(response: Any) -> None:
         if response is not None:
             await response.close()
+
+
+async def _refuse(step: object) -> None:
+    raise errors.UsageError(f"the call flow yielded {step!r}, which is not a step")

@@ -6,8 +6,8 @@ throws its chatlane error back in, so the flow decides (retry, give up) in one p
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any, TypeVar, cast
 
 from chatlane._client.steps import Deliver, Step
 from chatlane.core import errors
@@ -17,8 +17,10 @@ __all__ = ["drive", "drive_async", "run", "run_async"]
 T = TypeVar("T")
 
 
-def drive(flow: Generator[Step, Any, T], perform: Callable[[Step], Any]) -> T | Deliver:
-    """Carry out ``flow``'s steps until it yields ``Deliver`` (returned) or returns."""
+def drive(
+    flow: Generator[Step, Any, T], perform: Callable[[Step], Any], *, pause: bool = True
+) -> T | Deliver:
+    """Carry out ``flow``'s steps until it returns, or (``pause``) yields ``Deliver``."""
     send: Any = None
     thrown: errors.ChatlaneError | None = None
     while True:
@@ -27,7 +29,10 @@ def drive(flow: Generator[Step, Any, T], perform: Callable[[Step], Any]) -> T | 
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         if isinstance(step, Deliver):
-            return step
+            if pause:
+                return step
+            send = None
+            continue
         try:
             send, thrown = perform(step), None
         except errors.ChatlaneError as exc:
@@ -35,9 +40,12 @@ def drive(flow: Generator[Step, Any, T], perform: Callable[[Step], Any]) -> T | 
 
 
 async def drive_async(
-    flow: Generator[Step, Any, T], perform: Callable[[Step], Awaitable[Any]]
+    flow: Generator[Step, Any, T],
+    perform: Callable[[Step], Awaitable[Any]],
+    *,
+    pause: bool = True,
 ) -> T | Deliver:
-    """``drive`` for the async client: ``perform`` is awaited."""
+    """``drive`` for the async client: what ``perform`` returns is awaited."""
     send: Any = None
     thrown: errors.ChatlaneError | None = None
     while True:
@@ -46,7 +54,10 @@ async def drive_async(
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         if isinstance(step, Deliver):
-            return step
+            if pause:
+                return step
+            send = None
+            continue
         try:
             send, thrown = await perform(step), None
         except errors.ChatlaneError as exc:
@@ -55,14 +66,12 @@ async def drive_async(
 
 def run(flow: Generator[Step, Any, T], perform: Callable[[Step], Any]) -> T:
     """Run a flow that delivers nothing to a caller (``chat()``, ``ping()``) to its result."""
-    while True:
-        result = drive(flow, perform)
-        if not isinstance(result, Deliver):
-            return result
+    return cast(T, drive(flow, perform, pause=False))
 
 
-async def run_async(flow: Generator[Step, Any, T], perform: Callable[[Step], Awaitable[Any]]) -> T:
-    while True:
-        result = await drive_async(flow, perform)
-        if not isinstance(result, Deliver):
-            return result
+def run_async(
+    flow: Generator[Step, Any, T], perform: Callable[[Step], Awaitable[Any]]
+) -> Coroutine[Any, Any, T]:
+    # A plain function returning drive_async's coroutine: one coroutine per call, not two
+    # (each object a call allocates costs garbage-collector time under concurrency).
+    return cast(Coroutine[Any, Any, T], drive_async(flow, perform, pause=False))
