@@ -10,7 +10,6 @@ parts, usage on every chunk, Azure's empty first chunk, ...).
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any
 
 from chatlane import ChatCompletion, ChatCompletionChunk
 
-PEER_DATA = Path(os.environ.get("CHATLANE_PEER_DATA", "/work/shared/peer-data"))
+PEER_DATA = Path(__file__).resolve().parent.parent / "data" / "peer-data"
+"""The recorded provider data, vendored with the tests (its README gives each file's source)."""
 SSE_DIR = PEER_DATA / "sse"
 CHUNKS_DIR = PEER_DATA / "chunks"
 JSON_DIR = PEER_DATA / "json"
@@ -36,10 +36,15 @@ _TRANSFER_HEADERS = frozenset(
 
 
 def listing(directory: Path, suffix: str) -> list[Path]:
-    """The recorded files of one kind, sorted (empty when the data set is not present)."""
-    if not directory.is_dir():
-        return []
-    return sorted(path for path in directory.iterdir() if path.name.endswith(suffix))
+    """The recorded files of one kind, sorted.
+
+    The data ships with the tests, so a missing or empty directory is an error, not an
+    empty parametrization that would pass without checking anything.
+    """
+    found = sorted(path for path in directory.iterdir() if path.name.endswith(suffix))
+    if not found:
+        raise FileNotFoundError(f"no {suffix} files in {directory}")
+    return found
 
 
 def file_id(path: Path) -> str:
