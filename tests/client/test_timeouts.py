@@ -100,5 +100,5 @@ def test_connect_timeout(make_driver: MakeDriver, full_backlog: int) -> None:
 
 
 def test_timeout_values_are_checked() -> None:
-    with pytest.raises(ValueError, match="first_token"):
+    with pytest.raises(chatlane.UsageError, match="first_token"):
         chatlane.Timeout(first_token=0)

@@ -5,6 +5,7 @@ import random
 
 import pytest
 
+from chatlane.core.errors import UsageError
 from chatlane.core.retry import (
     RETRYABLE_STATUSES,
     RetryPolicy,
@@ -86,5 +87,5 @@ def test_deadline_stops_a_retry_that_could_not_start_in_time() -> None:
 
 
 def test_policy_rejects_negative_values() -> None:
-    with pytest.raises(ValueError, match="max_retries"):
+    with pytest.raises(UsageError, match="max_retries"):
         RetryPolicy(max_retries=-1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from importlib import metadata
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 import chatlane.local.engine as engine_module
+from chatlane.core.error_body import error_body
 from chatlane.core.errors import ConfigurationError
 from chatlane.local import LocalEngine, LocalEngineError, default_model_path
 from tests.local.conftest import needs_model
@@ -116,7 +118,9 @@ def test_bad_requests_name_the_field(
 ) -> None:
     error = error_of(engine, request_fields)
     assert (error.status, error.param) == (400, param)
-    assert error.to_dict()["error"]["type"] == "invalid_request_error"
+    assert json.loads(error_body(error.status, error.message))["error"]["type"] == (
+        "invalid_request_error"
+    )
 
 
 def test_ignored_fields(engine: LocalEngine) -> None:

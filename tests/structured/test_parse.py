@@ -274,7 +274,7 @@ def test_the_provider_profile_picks_the_mode(
 def test_a_model_without_a_strict_form_is_an_error_naming_the_field(
     driver: Driver, server: FakeServer
 ) -> None:
-    with pytest.raises(OutputSchemaError) as caught:
+    with pytest.raises(chatlane.StrictSchemaError) as caught:
         driver.parse(model="m", messages=ASK, response_model=WithDict)
     assert caught.value.field == "scores"
     assert "scores" in str(caught.value)

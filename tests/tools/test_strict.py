@@ -12,7 +12,8 @@ import jsonschema
 import pydantic
 import pytest
 
-from chatlane.tools import StrictSchemaError, ToolDefinitionError, to_strict_schema, tool
+import chatlane
+from chatlane.tools import StrictSchemaError, to_strict_schema, tool
 from chatlane.tools.strict import drop_defaulted_nulls, drop_strict_nulls
 
 
@@ -240,12 +241,14 @@ def test_strict_tool_schema_and_null_means_default() -> None:
 def test_strict_tool_with_an_inexpressible_parameter_names_it() -> None:
     def count(words: list[str], totals: dict[str, int]) -> None: ...
 
-    with pytest.raises(ToolDefinitionError, match=r"parameter 'totals' .* strict mode"):
+    with pytest.raises(StrictSchemaError, match=r"parameter 'totals' .* strict mode") as caught:
         tool(count, strict=True)
+    assert caught.value.field == "totals"
+    assert isinstance(caught.value, chatlane.UsageError)
 
     def pack(label: str, bags: list[Bag]) -> None: ...
 
-    with pytest.raises(ToolDefinitionError, match=r"parameter 'bags' .*\$\.\$defs\.Bag"):
+    with pytest.raises(StrictSchemaError, match=r"parameter 'bags' .*\$\.\$defs\.Bag"):
         tool(pack, strict=True)
     assert tool(pack).parameters  # fine when not strict
 

@@ -85,14 +85,14 @@ def test_registry() -> None:
 
 
 def test_bad_options_raise() -> None:
-    with pytest.raises(ValueError, match="timeout"):
+    with pytest.raises(chatlane.UsageError, match="timeout"):
         Toolbox(timeout=0)
-    with pytest.raises(ValueError, match="timeout must be a positive number of seconds or None"):
+    with pytest.raises(chatlane.UsageError, match="timeout must be a positive number of seconds"):
         Toolbox(timeout="5")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="max_concurrency"):
+    with pytest.raises(chatlane.UsageError, match="max_concurrency"):
         Toolbox(max_concurrency=0)
     for bad in (2.0, True):
-        with pytest.raises(TypeError, match="max_concurrency must be an int"):
+        with pytest.raises(chatlane.UsageError, match="max_concurrency must be an int"):
             Toolbox(max_concurrency=bad)  # type: ignore[arg-type]
 
 
@@ -197,11 +197,11 @@ def test_a_raising_tool_is_an_error_result_without_traceback() -> None:
 
 def test_misuse_raises() -> None:
     box = Toolbox([get_weather])
-    with pytest.raises(TypeError, match="ToolCall or a mapping"):
+    with pytest.raises(chatlane.UsageError, match="ToolCall or a mapping"):
         box.run("get_weather")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="shape"):
+    with pytest.raises(chatlane.UsageError, match="shape"):
         box.run({"function": {"name": "get_weather"}})  # no id
-    with pytest.raises(TypeError, match="sequence"):
+    with pytest.raises(chatlane.UsageError, match="sequence"):
         box.run_many(call("get_weather"))  # type: ignore[arg-type]
     started: list[str] = []
 
@@ -210,7 +210,7 @@ def test_misuse_raises() -> None:
         started.append("ran")
 
     # A malformed call anywhere raises before any call runs.
-    with pytest.raises(TypeError):
+    with pytest.raises(chatlane.UsageError):
         Toolbox([record]).run_many([call("record", {"x": 1}), {"id": 3}])
     assert started == []
 

@@ -11,6 +11,7 @@ import pydantic
 import pytest
 import typing_extensions
 
+import chatlane
 from chatlane.tools import ToolArgumentsError, Toolbox, tool
 
 
@@ -137,7 +138,7 @@ def test_null_for_a_defaulted_parameter_means_the_default() -> None:
 
 
 def test_non_string_arguments_are_misuse() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(chatlane.UsageError, match="JSON string or a mapping"):
         get_weather.validate(42)  # type: ignore[arg-type]
 
 

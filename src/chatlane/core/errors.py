@@ -1,38 +1,11 @@
-"""Every error chatlane raises, in one tree.
+"""The base of every chatlane error, and the errors of the client itself.
 
-::
-
-    ChatlaneError                      base of everything below
-    ├── UsageError                     misuse, found before any network call
-    │   ├── RequestValidationError     a malformed request (names the field); also a ValueError
-    │   └── ConfigurationError         unknown provider, missing API key (names the variable),
-    │                                  missing optional extra (names what to install)
-    ├── TransportError                 no usable HTTP response
-    │   ├── ConnectError               DNS, refused, reset before the response started
-    │   ├── TimeoutError               (also the builtin TimeoutError)
-    │   │   ├── ConnectTimeout
-    │   │   ├── FirstTokenTimeout      no response / no first chunk in time
-    │   │   ├── IdleTimeout            a stream went silent between chunks
-    │   │   └── TotalTimeout           the whole call (all attempts) ran out of time
-    │   └── StreamInterrupted          the connection broke after the stream had started
-    ├── ResponseDecodeError            the server sent something that is not the protocol
-    └── APIError                       the provider answered with an error
-        ├── BadRequestError            400
-        │   ├── ContextLengthExceededError
-        │   └── ContentFilterError
-        ├── AuthenticationError        401
-        ├── PermissionDeniedError      403
-        ├── NotFoundError              404
-        ├── ConflictError              409
-        ├── UnprocessableEntityError   422
-        ├── RateLimitError             429, with ``retry_after`` seconds when the server said
-        ├── InternalServerError        5xx
-        └── StreamError                an error sent inside a 200 stream (``event: error``
-                                       or an ``error`` object in a chunk)
-
-Every error carries ``provider``, ``model``, ``status``, ``request_id``, the provider's
-``message`` / ``code`` / ``type`` / ``param``, and ``attempts``. None ever contains an API key:
-the client scrubs the key out of provider text before building an error.
+The whole tree, with the errors of tools, structured output, the agent, conversations, token
+trimming and the embedded model, is drawn once in ``docs/errors.md`` (a test keeps the
+drawing true). Every error carries ``provider``, ``model``, ``status``, ``request_id`` and
+``attempts``; API errors add the provider's ``message`` / ``code`` / ``type`` / ``param``.
+None ever contains an API key: the client scrubs the key out of provider text before
+building an error.
 """
 
 from __future__ import annotations
@@ -44,6 +17,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ChatlaneError",
+    "ChatlaneWarning",
     "ConfigurationError",
     "ConflictError",
     "ConnectError",
@@ -60,6 +34,7 @@ __all__ = [
     "ResponseDecodeError",
     "StreamError",
     "StreamInterrupted",
+    "StrictSchemaError",
     "TimeoutError",
     "TotalTimeout",
     "TransportError",
@@ -118,6 +93,24 @@ class RequestValidationError(UsageError, ValueError):
 
 class ConfigurationError(UsageError):
     """Provider, key or installation is not set up for this call."""
+
+
+class StrictSchemaError(UsageError, ValueError):
+    """A JSON schema (a tool's parameters, a response model) has a part strict mode cannot
+    express. ``path`` is its JSON path (``$.properties.tags``), ``reason`` what is wrong
+    there, ``field`` the parameter or field it belongs to where one can tell."""
+
+    def __init__(
+        self, message: str, *, path: str, reason: str | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = message if reason is None else reason
+        self.field = field
+
+
+class ChatlaneWarning(UserWarning):
+    """Base class of chatlane's warnings (filter them with ``warnings.filterwarnings``)."""
 
 
 class TransportError(ChatlaneError):

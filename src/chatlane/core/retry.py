@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from chatlane.core.errors import UsageError
+
 if TYPE_CHECKING:
     import random
 
@@ -37,9 +39,9 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
+            raise UsageError("max_retries must be >= 0")
         if self.initial_delay < 0 or self.max_delay < 0 or self.max_retry_after < 0:
-            raise ValueError("retry delays must be >= 0")
+            raise UsageError("retry delays must be >= 0")
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:

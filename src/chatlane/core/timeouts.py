@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chatlane.core.errors import UsageError
+
 __all__ = ["Timeout"]
 
 
@@ -30,7 +32,7 @@ class Timeout:
         for name in ("connect", "first_token", "idle", "total"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or value <= 0):
-                raise ValueError(f"Timeout.{name} must be a positive number of seconds or None")
+                raise UsageError(f"Timeout.{name} must be a positive number of seconds or None")
 
     @classmethod
     def coerce(cls, value: Timeout | float | None) -> Timeout:

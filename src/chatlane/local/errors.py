@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from chatlane.core.errors import ChatlaneError
+
 __all__ = ["LocalEngineError"]
 
 
-class LocalEngineError(Exception):
+class LocalEngineError(ChatlaneError):
     """A request failed the way an HTTP API would fail it.
 
     ``status`` is 400 for a bad or unsupported request and 500 for a failure inside the
@@ -13,21 +15,14 @@ class LocalEngineError(Exception):
     ``"unsupported_parameter"`` or ``"context_length_exceeded"``, ``param`` the field).
     """
 
+    status: int
+
     def __init__(
         self, status: int, message: str, code: str | None = None, param: str | None = None
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status=status)
         self.code = code
         self.param = param
-
-    def to_dict(self) -> dict[str, dict[str, str | None]]:
-        """The OpenAI error body: ``{"error": {"message", "type", "param", "code"}}``."""
-        kind = "invalid_request_error" if self.status < 500 else "server_error"
-        return {
-            "error": {"message": self.message, "type": kind, "param": self.param, "code": self.code}
-        }
 
     def __repr__(self) -> str:
         return (

@@ -1,16 +1,10 @@
-"""The errors of structured output, as branches of chatlane's one error tree.
+"""The errors of structured output (the whole tree is drawn in ``docs/errors.md``).
 
-::
-
-    ChatlaneError
-    ├── UsageError
-    │   └── OutputSchemaError          the response model has no usable (strict) JSON schema;
-    │                                  ``path`` names the place; also a ValueError
-    └── StructuredOutputError          the model answered, but not with a usable instance
-        ├── OutputValidationError      every attempt failed validation (bad JSON, schema
-        │                              mismatch, a validator raising): all errors, all outputs
-        ├── OutputRefusedError         the model refused (``refusal``, or a content filter)
-        └── OutputTruncatedError       the answer hit the token limit (finish_reason "length")
+``OutputSchemaError`` (a ``UsageError``): the response model is not a type pydantic can turn
+into a JSON schema; a schema that has no strict form is the package-wide
+``StrictSchemaError``. ``StructuredOutputError`` and its subclasses: the model answered, but
+not with a usable instance (every attempt failed validation, it refused, or its answer was
+cut off at the token limit).
 
 Refusal and truncation end the call at once: asking again would repeat the refusal or run
 into the same limit, and their text is not a validation problem the model could fix.
@@ -24,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NotRequired, TypedDict, Unpack
 
-from chatlane.core.errors import ChatlaneError, UsageError
+from chatlane.core.errors import ChatlaneError, ChatlaneWarning, UsageError
 from chatlane.core.types import ChatCompletion, Usage
 
 __all__ = [
@@ -38,16 +32,7 @@ __all__ = [
 
 
 class OutputSchemaError(UsageError, ValueError):
-    """The response model cannot be turned into the schema the call needs.
-
-    ``path`` points into the JSON schema (``#/$defs/Item/properties/tags``); ``field`` is the
-    same place as a field path (``Item.tags``) where one exists.
-    """
-
-    def __init__(self, message: str, *, path: str = "#", field: str | None = None) -> None:
-        super().__init__(message)
-        self.path = path
-        self.field = field
+    """The response model is not a type pydantic can validate and describe as a JSON schema."""
 
 
 class AttemptRecord(TypedDict):
@@ -111,5 +96,5 @@ class OutputTruncatedError(StructuredOutputError):
     """
 
 
-class StructuredOutputWarning(UserWarning):
+class StructuredOutputWarning(ChatlaneWarning):
     """A structured call went ahead in a weaker form than asked (``strict="fallback"``)."""

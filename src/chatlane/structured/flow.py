@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast
 
-from chatlane.core.errors import RequestValidationError
+from chatlane.core.errors import RequestValidationError, StrictSchemaError
 from chatlane.core.request import ChatParams
 from chatlane.core.types import ChatCompletion
 from chatlane.core.usage import sum_usage
@@ -29,7 +29,6 @@ from chatlane.providers.registry import StructuredOutputMode
 from chatlane.structured.errors import (
     AttemptRecord,
     OutputRefusedError,
-    OutputSchemaError,
     OutputTruncatedError,
     OutputValidationError,
     StructuredOutputWarning,
@@ -188,7 +187,7 @@ def _schema_for(
         return spec.schema, True
     try:
         return spec.strict_schema(), True
-    except OutputSchemaError as exc:
+    except StrictSchemaError as exc:
         if strict is True:
             raise
         warnings.warn(

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from chatlane.core.errors import StrictSchemaError
 from chatlane.structured.errors import OutputSchemaError
 
 if TYPE_CHECKING:
@@ -57,17 +58,19 @@ class OutputSpec(Generic[T]):
     """pydantic's JSON schema of what the model must write (wrapped if ``wrapped``)."""
     wrapped: bool
     adapter: TypeAdapter[Any] = field(repr=False)
-    _strict: dict[str, Any] | OutputSchemaError | None = field(default=None, repr=False)
+    _strict: dict[str, Any] | StrictSchemaError | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def strict_schema(self) -> dict[str, Any]:
-        """The strict form of :attr:`schema`; raises OutputSchemaError if there is none."""
+        """The strict form of :attr:`schema`; raises StrictSchemaError if there is none."""
         with self._lock:
             if self._strict is None:
                 self._strict = _strict_form(self.name, self.schema)
-        if isinstance(self._strict, OutputSchemaError):
+        if isinstance(self._strict, StrictSchemaError):
             known = self._strict  # a fresh error per call: a raised one collects tracebacks
-            raise OutputSchemaError(known.message, path=known.path, field=known.field)
+            raise StrictSchemaError(
+                known.message, path=known.path, reason=known.reason, field=known.field
+            )
         return self._strict
 
     def validate(self, text: str | None) -> T:
@@ -170,12 +173,11 @@ def _schema_name(response_model: Any, schema: Mapping[str, Any]) -> str:
     return name or "output"
 
 
-def _strict_form(name: str, schema: dict[str, Any]) -> dict[str, Any] | OutputSchemaError:
+def _strict_form(name: str, schema: dict[str, Any]) -> dict[str, Any] | StrictSchemaError:
     """The strict schema, or the error saying where ``schema`` cannot be strict.
 
     The conversion is the tools package's (tools and structured output share one dialect).
     """
-    from chatlane.tools.errors import StrictSchemaError
     from chatlane.tools.strict import to_strict_schema
 
     try:
@@ -183,10 +185,11 @@ def _strict_form(name: str, schema: dict[str, Any]) -> dict[str, Any] | OutputSc
     except StrictSchemaError as exc:
         field = _field_of(exc.path)
         where = f"field {field!r}" if field else "the schema"
-        return OutputSchemaError(
+        return StrictSchemaError(
             f"{name}: {where} ({exc.path}): {exc.reason}; pass strict=False, or "
             "strict='fallback', to send the schema without strict decoding",
             path=exc.path,
+            reason=exc.reason,
             field=field,
         )
 

@@ -15,11 +15,12 @@ from collections.abc import Mapping, Sequence
 from aiohttp import web
 from multidict import CIMultiDict
 
+from chatlane.core.errors import UsageError
 from chatlane.testing._wire import (
     Exchange,
     completion_body,
     completion_events,
-    error_body,
+    error_reply_body,
     gaps,
     html_page,
     mid_stream_events,
@@ -87,13 +88,15 @@ async def respond(
     if isinstance(reply, ErrorReply):
         await _pause(reply.delay)
         return _body(
-            reply.status, _headers(reply.content_type, headers, reply.headers), error_body(reply)
+            reply.status,
+            _headers(reply.content_type, headers, reply.headers),
+            error_reply_body(reply),
         )
     if isinstance(reply, HtmlError):
         await _pause(reply.delay)
         out = _headers("text/html; charset=utf-8", headers, reply.headers)
         return _body(reply.status, out, html_page(reply.status))
-    raise TypeError(f"not a fake server reply: {reply!r}")
+    raise UsageError(f"not a fake server reply: {reply!r}")
 
 
 def close(request: web.BaseRequest, *, reset: bool = False) -> web.StreamResponse:

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from chatlane.core.error_body import error_body
 from chatlane.core.sse import DONE, encode_event
 from chatlane.testing.replies import (
     AUTO,
@@ -292,22 +293,10 @@ def mid_stream_events(reply: ResetMidStream, ex: Exchange) -> list[bytes]:
     return out.events
 
 
-def error_type(status: int) -> str:
-    if status >= 500:
-        return "server_error"
-    return "requests" if status == 429 else "invalid_request_error"
-
-
-def error_object(message: str, type: str, code: str | None, param: str | None = None) -> bytes:
-    """OpenAI's error shape."""
-    error = {"message": message, "type": type, "param": param, "code": code}
-    return _encode({"error": error})
-
-
-def error_body(reply: ErrorReply) -> bytes:
+def error_reply_body(reply: ErrorReply) -> bytes:
     body = reply.body
     if body is None:
-        return error_object(reply.message, reply.type or error_type(reply.status), reply.code)
+        return error_body(reply.status, reply.message, type=reply.type, code=reply.code)
     if isinstance(body, bytes):
         return body
     if isinstance(body, str):

@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+from chatlane.core.errors import UsageError
+
 __all__ = [
     "AUTO",
     "Completion",
@@ -131,7 +133,7 @@ class RawResponse:
 
     def __post_init__(self) -> None:
         if self.fragment_size is not None and self.fragment_size < 1:
-            raise ValueError("fragment_size must be at least 1")
+            raise UsageError("fragment_size must be at least 1")
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,9 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from chatlane.core.error_body import error_body
 from chatlane.testing._respond import JSON, respond
-from chatlane.testing._wire import Exchange, error_object
+from chatlane.testing._wire import Exchange
 from chatlane.testing.recorded import RecordedRequest, is_models_path
 from chatlane.testing.replies import Completion, ErrorReply, Reply
 
@@ -294,7 +295,7 @@ class FakeServer:
 def _error(
     status: int, headers: Mapping[str, str], message: str, type: str, code: str | None
 ) -> web.Response:
-    body = error_object(message, type, code)
+    body = error_body(status, message, type=type, code=code)
     return web.Response(status=status, body=body, headers={**headers, "Content-Type": JSON})
 
 

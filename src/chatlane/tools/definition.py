@@ -24,8 +24,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, overload
 
+from chatlane.core.errors import StrictSchemaError, UsageError
 from chatlane.tools.docstrings import parse_docstring
-from chatlane.tools.errors import StrictSchemaError, ToolArgumentsError, ToolDefinitionError
+from chatlane.tools.errors import ToolArgumentsError, ToolDefinitionError
 from chatlane.tools.schema import build_parameters
 from chatlane.tools.strict import drop_defaulted_nulls, drop_strict_nulls, to_strict_schema
 
@@ -143,9 +144,12 @@ class Tool:
         except StrictSchemaError as error:
             parameter = _parameter_at(error.path, self._arguments.schema)
             where = f"parameter {parameter!r}" if parameter else "a parameter"
-            raise ToolDefinitionError(
+            raise StrictSchemaError(
                 f"{where} of tool {self.name!r} cannot be described in strict mode:"
-                f" {error.reason} (at {error.path}); change its type or use strict=False"
+                f" {error.reason} (at {error.path}); change its type or use strict=False",
+                path=error.path,
+                reason=error.reason,
+                field=parameter,
             ) from None
 
 
@@ -215,7 +219,7 @@ def _parse_arguments(arguments: str | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(arguments, Mapping):
         return dict(arguments)
     if not isinstance(arguments, str):
-        raise TypeError(
+        raise UsageError(
             f"arguments must be a JSON string or a mapping, not {type(arguments).__name__}"
         )
     if not arguments.strip():

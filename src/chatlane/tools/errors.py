@@ -1,23 +1,15 @@
-"""The errors of ``chatlane.tools``.
+"""The errors of ``chatlane.tools`` (the whole tree is drawn in ``docs/errors.md``).
 
-::
-
-    UsageError (chatlane)
-    └── ToolDefinitionError      a function cannot become a tool (bad name, untyped or
-                                 variadic parameter, a type strict mode cannot express, ...)
-    ValueError
-    ├── ToolArgumentsError       the arguments a model sent do not fit the tool's signature
-    └── StrictSchemaError        a JSON schema cannot be put in strict form (names the place)
-
-``ToolArgumentsError`` and ``StrictSchemaError`` are plain ``ValueError`` subclasses: they
-describe data (what a model sent, what a schema says), not misuse of chatlane.
+``ToolDefinitionError`` is misuse: a function cannot become a tool. ``ToolArgumentsError``
+describes data: what a model sent does not fit a tool's signature. A schema that cannot be
+put in strict form is the package-wide ``StrictSchemaError``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from chatlane.core.errors import UsageError
+from chatlane.core.errors import ChatlaneError, StrictSchemaError, UsageError
 
 __all__ = ["StrictSchemaError", "ToolArgumentsError", "ToolDefinitionError"]
 
@@ -26,7 +18,7 @@ class ToolDefinitionError(UsageError):
     """A function (or its options) cannot be turned into a tool; the message says why."""
 
 
-class ToolArgumentsError(ValueError):
+class ToolArgumentsError(ChatlaneError, ValueError):
     """Arguments from a model failed validation.
 
     ``str(error)`` is written for the model to read and fix its call: one ``field: problem``
@@ -36,12 +28,3 @@ class ToolArgumentsError(ValueError):
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
         super().__init__("; ".join(self.problems))
-
-
-class StrictSchemaError(ValueError):
-    """A schema has a part strict mode cannot express. ``path`` is its JSON path (``$.a.b``)."""
-
-    def __init__(self, message: str, *, path: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
-        self.reason = message

@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from chatlane.core.errors import UsageError
 from chatlane.core.types import ToolCall
 from chatlane.tools import result as results
 from chatlane.tools.definition import Tool
@@ -67,11 +68,11 @@ class Invocation:
 
 
 def read_call(call: CallLike) -> tuple[str, str, str | Mapping[str, Any]]:
-    """``(id, tool name, arguments)`` of a call. Raises ``TypeError`` for a non-call."""
+    """``(id, tool name, arguments)`` of a call. Raises ``UsageError`` for a non-call."""
     if isinstance(call, ToolCall):
         return call.id, call.function.name, call.function.arguments
     if not isinstance(call, Mapping):
-        raise TypeError(
+        raise UsageError(
             f"a tool call must be a chatlane.ToolCall or a mapping, not {type(call).__name__}"
         )
     function = call.get("function")
@@ -82,7 +83,7 @@ def read_call(call: CallLike) -> tuple[str, str, str | Mapping[str, Any]]:
         arguments = function.get("arguments") or ""
         if isinstance(name, str) and isinstance(arguments, str | Mapping):
             return call_id, name, arguments
-    raise TypeError(
+    raise UsageError(
         "a tool call mapping needs the shape"
         " {'id': str, 'function': {'name': str, 'arguments': str}}, got"
         f" {dict(call)!r:.200}"

@@ -30,7 +30,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from chatlane.tools.errors import StrictSchemaError
+from chatlane.core.errors import StrictSchemaError
 
 __all__ = [
     "STRICT_FORMATS",
@@ -98,27 +98,27 @@ class _Converter:
             body = {**self._resolve(body.pop("$ref"), "$"), **body}
         result = self.node(body, "$")
         if _kind(result) != "object" or "anyOf" in result:
-            raise StrictSchemaError("the root of a strict schema must be an object", path="$")
+            raise _cannot("the root of a strict schema must be an object", path="$")
         for section, defs in self.defs.items():
             result[section] = defs
         return result
 
     def node(self, schema: Any, path: str) -> dict[str, Any]:
         if schema is True or schema == {}:
-            raise StrictSchemaError("any value (an untyped schema) cannot be strict", path=path)
+            raise _cannot("any value (an untyped schema) cannot be strict", path=path)
         if not isinstance(schema, Mapping):
-            raise StrictSchemaError("expected a schema object", path=path)
+            raise _cannot("expected a schema object", path=path)
         node = {key: value for key, value in schema.items() if key not in _DROPPED}
         if "allOf" in node:
             members = node.pop("allOf")
             if not isinstance(members, list) or len(members) != 1:
-                raise StrictSchemaError("an 'allOf' of several schemas cannot be strict", path=path)
+                raise _cannot("an 'allOf' of several schemas cannot be strict", path=path)
             return self.node({**members[0], **node}, path)
         if "oneOf" in node:
             node["anyOf"] = node.pop("oneOf")
         for keyword, what in _INEXPRESSIBLE.items():
             if keyword in node:
-                raise StrictSchemaError(f"{what} cannot be strict", path=path)
+                raise _cannot(f"{what} cannot be strict", path=path)
         if "$ref" in node:
             return self._reference(node, path)
         notes = []
@@ -139,17 +139,17 @@ class _Converter:
             self._object(node, path)
         elif _kind(node) == "array":
             if "items" not in node:
-                raise StrictSchemaError("a list of any values cannot be strict", path=path)
+                raise _cannot("a list of any values cannot be strict", path=path)
             node["items"] = self.node(node["items"], f"{path}.items")
         elif not any(key in node for key in ("type", "enum", "const")):
-            raise StrictSchemaError("any value (an untyped schema) cannot be strict", path=path)
+            raise _cannot("any value (an untyped schema) cannot be strict", path=path)
         return node
 
     def _object(self, node: dict[str, Any], path: str) -> None:
         properties = node.get("properties")
         extra = node.get("additionalProperties", False)
         if not isinstance(properties, Mapping) or extra is not False:
-            raise StrictSchemaError(
+            raise _cannot(
                 "a free-form object (a dict, or keys not fixed in advance) cannot be strict;"
                 " use a model with named fields",
                 path=path,
@@ -183,7 +183,7 @@ class _Converter:
     def _resolve(self, ref: Any, path: str) -> dict[str, Any]:
         target = _lookup(ref, self.source)
         if not isinstance(target, dict):
-            raise StrictSchemaError(f"cannot resolve the reference {ref!r}", path=path)
+            raise _cannot(f"cannot resolve the reference {ref!r}", path=path)
         return target
 
     def _nullable(self, node: dict[str, Any]) -> dict[str, Any]:
@@ -341,3 +341,7 @@ def _fits(value: dict[str, Any], option: Any, root: Mapping[str, Any]) -> bool:
         for key, spec in properties.items()
         if key in value and isinstance(spec, Mapping) and "const" in spec
     )
+
+
+def _cannot(reason: str, *, path: str) -> StrictSchemaError:
+    return StrictSchemaError(f"{path}: {reason}", path=path, reason=reason)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from chatlane.core.errors import UsageError
 from chatlane.tools.definition import Tool
 from chatlane.tools.errors import ToolDefinitionError
 from chatlane.tools.execution import (
@@ -54,13 +55,15 @@ class Toolbox:
         max_concurrency: int = 8,
     ) -> None:
         if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
-            raise ValueError(
+            raise UsageError(
                 f"timeout must be a positive number of seconds or None, not {timeout!r}"
             )
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
-            raise TypeError(f"max_concurrency must be an int, not {type(max_concurrency).__name__}")
+            raise UsageError(
+                f"max_concurrency must be an int, not {type(max_concurrency).__name__}"
+            )
         if max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, not {max_concurrency}")
+            raise UsageError(f"max_concurrency must be at least 1, not {max_concurrency}")
         self.timeout = None if timeout is None else float(timeout)
         self.max_concurrency = max_concurrency
         self._tools: dict[str, Tool] = {}
@@ -129,7 +132,7 @@ class Toolbox:
 
     def _prepare(self, calls: Sequence[CallLike]) -> list[Invocation | ToolResult]:
         if isinstance(calls, str | bytes | Mapping) or not isinstance(calls, Sequence):
-            raise TypeError(
+            raise UsageError(
                 f"calls must be a sequence of tool calls, not {type(calls).__name__}"
                 " (use run() / arun() for a single call)"
             )

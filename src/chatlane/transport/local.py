@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from chatlane.core.error_body import error_body
 from chatlane.core.errors import TimeoutError as ChatlaneTimeoutError
 from chatlane.core.sse import DONE, encode_event
 from chatlane.transport.base import Fetched, HTTPRequest
@@ -29,11 +30,6 @@ _encode = msgspec.json.Encoder().encode
 _JSON = {"content-type": "application/json"}
 _SSE = {"content-type": "text/event-stream"}
 _END = b""
-
-
-def _error(status: int, message: str, code: str | None, param: str | None = None) -> bytes:
-    error = {"message": message, "type": "invalid_request_error", "param": param, "code": code}
-    return _encode({"error": error})
 
 
 def _sse(chunks: Iterator[dict[str, Any]]) -> Iterator[bytes]:
@@ -74,14 +70,18 @@ def _answer(engine: LocalEngine, request: HTTPRequest) -> _Answer:
                 f"the local provider serves the model {engine.model_name!r}, not {model!r}; "
                 "configure a remote provider (e.g. OPENAI_API_KEY) to use other models"
             )
-            return _Answer(404, _JSON, _error(404, message, "model_not_found", "model"))
+            return _Answer(
+                404, _JSON, error_body(404, message, code="model_not_found", param="model")
+            )
         if payload.get("stream"):
             chunks = engine.stream(payload)
             first = next(chunks)  # surfaces request errors before the 200 is "sent"
             return _Answer(200, _SSE, pieces=_sse(_chain(first, chunks)))
         return _Answer(200, _JSON, _encode(engine.complete(payload)))
     except LocalEngineError as exc:
-        return _Answer(exc.status, _JSON, _error(exc.status, exc.message, exc.code, exc.param))
+        return _Answer(
+            exc.status, _JSON, error_body(exc.status, exc.message, code=exc.code, param=exc.param)
+        )
 
 
 def _chain(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
