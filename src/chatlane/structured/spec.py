@@ -34,8 +34,6 @@ WRAPPER_KEY = "value"
 
 _NAME = re.compile(r"[^A-Za-z0-9_-]+")
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n(.*?)\n?\s*```\s*$", re.DOTALL)
-_MAX_ERRORS = 12
-_MAX_INPUT = 60
 
 
 class InvalidOutput(Exception):
@@ -223,18 +221,8 @@ def unfenced(text: str) -> str:
 
 
 def summarize(error: ValidationError) -> str:
-    """A validation error as a few short lines the model can act on."""
-    lines: list[str] = []
-    problems = error.errors(include_url=False)
-    for problem in problems[:_MAX_ERRORS]:
-        where = ".".join(str(part) for part in problem["loc"]) or "(root)"
-        line = f"- {where}: {problem['msg']}"
-        if problem["type"] not in ("missing", "json_invalid") and "input" in problem:
-            shown = json.dumps(problem["input"], default=str)
-            if len(shown) > _MAX_INPUT:
-                shown = shown[: _MAX_INPUT - 3] + "..."
-            line += f" (got {shown})"
-        lines.append(line)
-    if len(problems) > _MAX_ERRORS:
-        lines.append(f"- ... and {len(problems) - _MAX_ERRORS} more")
-    return "\n".join(lines)
+    """A validation error as short lines the model can act on: the same ``field: problem``
+    items a tool's bad arguments get (``chatlane.tools.schema.describe_errors``), one per line."""
+    from chatlane.tools.schema import describe_errors
+
+    return "\n".join(f"- {problem}" for problem in describe_errors(error))
