@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import pathlib
 import types
+
+import pytest
 
 import chatlane
 
@@ -52,3 +55,44 @@ def test_core_imports_no_outer_layer() -> None:
 
 def test_package_is_typed() -> None:
     assert (SRC / "py.typed").exists()
+
+
+PUBLIC_PACKAGES = [
+    "agent",
+    "conversation",
+    "local",
+    "middleware",
+    "providers",
+    "structured",
+    "testing",
+    "tokens",
+    "tools",
+    "transport",
+]
+
+
+@pytest.mark.parametrize("package", PUBLIC_PACKAGES)
+def test_every_public_name_of_a_subpackage_is_importable_from_chatlane(package: str) -> None:
+    module = importlib.import_module(f"chatlane.{package}")
+    for name in module.__all__:
+        assert name in chatlane.__all__, f"chatlane.{package}.{name}"
+        assert getattr(chatlane, name) is getattr(module, name), f"chatlane.{package}.{name}"
+
+
+def test_client_modules_are_private() -> None:
+    for cls in (chatlane.Client, chatlane.AsyncClient, chatlane.ChatStream, chatlane.PingResult):
+        assert cls.__module__.startswith("chatlane._client."), cls
+    for old in ("chatlane.client", "chatlane.async_client", "chatlane.ping", "chatlane.endpoints"):
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(old)
+
+
+def test_lazy_names_resolve_from_the_type_checking_block_alone() -> None:
+    from chatlane._lazy import lazy_homes
+
+    homes = lazy_homes(chatlane.__file__)
+    assert homes["Agent"] == "chatlane.agent"
+    assert homes["FakeServer"] == "chatlane.testing"
+    assert set(homes) <= set(chatlane.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchName'"):
+        _ = chatlane.NoSuchName

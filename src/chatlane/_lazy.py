@@ -6,7 +6,6 @@ from the package's source on the first name it misses, so the names never drift 
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable, MutableMapping
 from importlib import import_module
 from pathlib import Path
@@ -17,21 +16,20 @@ __all__ = ["lazy_getattr", "lazy_homes"]
 
 def lazy_homes(source_file: str) -> dict[str, str]:
     """Each name imported under ``if TYPE_CHECKING:`` in ``source_file``, with its module."""
-    tree = ast.parse(Path(source_file).read_text(encoding="utf-8"))
+    import ast  # only when a lazy name is first used: most imports of chatlane never need it
+
     homes: dict[str, str] = {}
-    for node in tree.body:
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
+    for node in ast.parse(Path(source_file).read_text(encoding="utf-8")).body:
+        test = node.test if isinstance(node, ast.If) else None
+        guarded = (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+            isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+        )
+        if isinstance(node, ast.If) and guarded:
             for statement in node.body:
                 if isinstance(statement, ast.ImportFrom) and statement.module:
                     for alias in statement.names:
                         homes[alias.asname or alias.name] = statement.module
     return homes
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    if isinstance(test, ast.Name):
-        return test.id == "TYPE_CHECKING"
-    return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
 
 
 def lazy_getattr(

@@ -36,7 +36,7 @@ from chatlane.structured.errors import (
 from chatlane.structured.modes import Asking, Reply, asking
 from chatlane.structured.profile import check_mode, default_mode, enforces_full_schema
 from chatlane.structured.result import Parsed
-from chatlane.structured.spec import InvalidOutput, OutputSpec, output_spec
+from chatlane.structured.spec import OutputSpec, _InvalidOutput, output_spec
 
 __all__ = ["ParseFlow", "Steps", "StrictOption", "plan", "run_async", "run_sync"]
 
@@ -87,7 +87,7 @@ class ParseFlow(Generic[T]):
                 )
             try:
                 output = self._validate(reply)
-            except InvalidOutput as bad:
+            except _InvalidOutput as bad:
                 if reply.finish_reason in _TRUNCATED:
                     # A cut-off answer is its own error, not a validation failure to re-ask.
                     raise OutputTruncatedError(
@@ -118,7 +118,7 @@ class ParseFlow(Generic[T]):
 
     def _validate(self, reply: Reply) -> T:
         if reply.text is None and self.asking.mode == "tools":
-            raise InvalidOutput(f"the answer did not call the {self.spec.name} tool")
+            raise _InvalidOutput(f"the answer did not call the {self.spec.name} tool")
         return self.spec.validate(reply.text)
 
     def _record(self, completions: list[ChatCompletion], outputs: list[str]) -> AttemptRecord:

@@ -25,7 +25,7 @@ from chatlane.structured.errors import OutputSchemaError
 if TYPE_CHECKING:
     from pydantic import TypeAdapter, ValidationError
 
-__all__ = ["WRAPPER_KEY", "InvalidOutput", "OutputSpec", "output_spec"]
+__all__ = ["WRAPPER_KEY", "OutputSpec", "_InvalidOutput", "output_spec"]
 
 T = TypeVar("T")
 
@@ -36,7 +36,7 @@ _NAME = re.compile(r"[^A-Za-z0-9_-]+")
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n(.*?)\n?\s*```\s*$", re.DOTALL)
 
 
-class InvalidOutput(Exception):
+class _InvalidOutput(Exception):
     """An answer that is not an instance of the response model; ``summary`` says why, briefly."""
 
     def __init__(self, summary: str) -> None:
@@ -72,11 +72,11 @@ class OutputSpec(Generic[T]):
         return self._strict
 
     def validate(self, text: str | None) -> T:
-        """The instance ``text`` (JSON) describes, or :class:`InvalidOutput`."""
+        """The instance ``text`` (JSON) describes, or :class:`_InvalidOutput`."""
         from pydantic import ValidationError
 
         if text is None or not text.strip():
-            raise InvalidOutput("the answer was empty; a JSON value was expected")
+            raise _InvalidOutput("the answer was empty; a JSON value was expected")
         text = unfenced(text)
         try:
             value = self.adapter.validate_json(text)
@@ -93,14 +93,14 @@ class OutputSpec(Generic[T]):
         try:
             data = json.loads(text)
         except ValueError:
-            raise InvalidOutput(summarize(error)) from None
+            raise _InvalidOutput(summarize(error)) from None
         cleaned = drop_defaulted_nulls(data, self.schema)
         if cleaned == data:
-            raise InvalidOutput(summarize(error)) from None
+            raise _InvalidOutput(summarize(error)) from None
         try:
             return self.adapter.validate_json(json.dumps(cleaned))
         except ValidationError as again:
-            raise InvalidOutput(summarize(again)) from None
+            raise _InvalidOutput(summarize(again)) from None
 
     def partial_view(self, data: Any) -> Any:
         """What a stream shows of partially parsed ``data`` (the ``value`` when wrapped)."""
