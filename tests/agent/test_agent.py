@@ -466,7 +466,7 @@ def test_the_wrong_client_or_conflicting_options_are_refused(server: FakeServer)
         chatlane.agent.Agent(async_client, model="m")  # type: ignore[arg-type]
     with pytest.raises(chatlane.UsageError, match=r"needs a chatlane\.AsyncClient, not Client"):
         AsyncAgent(sync_client, model="m")  # type: ignore[arg-type]
-    box = chatlane.Toolbox([get_weather], timeout=60)
+    box = chatlane.Toolbox([get_weather], tool_timeout=60)
     with pytest.raises(chatlane.UsageError, match="tool_timeout cannot apply to a ready Toolbox"):
         chatlane.agent.Agent(sync_client, model="m", tools=box, tool_timeout=0.5)
     with pytest.raises(chatlane.UsageError, match="unknown agent option"):

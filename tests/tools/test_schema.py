@@ -260,7 +260,7 @@ def test_definition_shape() -> None:
             },
         },
     }
-    strict = Tool.from_function(find.function, name="lookup", strict=True)
+    strict = Tool(find.function, name="lookup", strict=True)
     assert strict.definition()["function"]["strict"] is True
 
 
@@ -270,7 +270,7 @@ def test_a_tool_is_still_the_function() -> None:
         """Add."""
         return a + b
 
-    @tool(timeout=2)
+    @tool(tool_timeout=2)
     async def fetch(url: str) -> str:
         return url
 
@@ -279,8 +279,8 @@ def test_a_tool_is_still_the_function() -> None:
     assert add.__doc__ == "Add."
     assert add.function(1) == 2
     assert (add.is_async, fetch.is_async) == (False, True)
-    assert fetch.timeout == 2.0
-    assert add.timeout is None
+    assert fetch.tool_timeout == 2.0
+    assert add.tool_timeout is None
     assert repr(fetch) == "<async Tool 'fetch'>"
 
 
@@ -335,7 +335,7 @@ def test_bad_timeout_and_non_callables() -> None:
 
     for bad in (0, -1.0, "5"):
         with pytest.raises(ToolDefinitionError, match="timeout"):
-            tool(f, timeout=bad)  # type: ignore[arg-type]
+            tool(f, tool_timeout=bad)  # type: ignore[arg-type]
     with pytest.raises(ToolDefinitionError, match="callable"):
         Tool("not a function")  # type: ignore[arg-type]
 
@@ -444,3 +444,12 @@ def test_arguments_bound_by_a_partial_are_hidden_and_refused() -> None:
     ran = box.run({"id": "2", "function": {"name": "read", "arguments": '{"path": "x"}'}})
     assert ran.content == "/safe/x"
     assert seen == [("/safe", "x", "raw")]
+
+
+def test_one_spelling_defines_a_tool() -> None:
+    def ping() -> str:
+        return "pong"
+
+    assert tool(ping).definition() == Tool(ping).definition()
+    assert not hasattr(Tool, "from_function")
+    assert tool(tool_timeout=3)(ping).tool_timeout == Tool(ping, tool_timeout=3).tool_timeout == 3.0

@@ -86,9 +86,9 @@ def test_registry() -> None:
 
 def test_bad_options_raise() -> None:
     with pytest.raises(chatlane.UsageError, match="timeout"):
-        Toolbox(timeout=0)
+        Toolbox(tool_timeout=0)
     with pytest.raises(chatlane.UsageError, match="timeout must be a positive number of seconds"):
-        Toolbox(timeout="5")  # type: ignore[arg-type]
+        Toolbox(tool_timeout="5")  # type: ignore[arg-type]
     with pytest.raises(chatlane.UsageError, match="max_concurrency"):
         Toolbox(max_concurrency=0)
     for bad in (2.0, True):
@@ -221,7 +221,7 @@ def test_sync_timeout(release: Release) -> None:
         release.wait(seconds)
         return "done"
 
-    box = Toolbox([slow], timeout=0.2)
+    box = Toolbox([slow], tool_timeout=0.2)
     started = time.perf_counter()
     result = box.run(call("slow", {"seconds": 5}))
     elapsed = time.perf_counter() - started
@@ -233,12 +233,12 @@ def test_sync_timeout(release: Release) -> None:
 
 
 def test_a_tool_timeout_overrides_the_toolbox_timeout(release: Release) -> None:
-    @tool(timeout=0.1)
+    @tool(tool_timeout=0.1)
     def quick(seconds: float) -> str:
         release.wait(seconds)
         return "done"
 
-    result = Toolbox([quick], timeout=30).run(call("quick", {"seconds": 5}))
+    result = Toolbox([quick], tool_timeout=30).run(call("quick", {"seconds": 5}))
     assert result.content == "Error: quick timed out after 0.1 s."
 
 
@@ -254,7 +254,7 @@ def test_async_tool_in_sync_run_is_cancelled_at_its_timeout() -> None:
             raise
         return "awake"
 
-    box = Toolbox([sleepy], timeout=0.2)
+    box = Toolbox([sleepy], tool_timeout=0.2)
     assert box.run(call("sleepy", {"seconds": 0.01})).content == "awake"
     started = time.perf_counter()
     result = box.run(call("sleepy", {"seconds": 10}))
@@ -316,7 +316,7 @@ EXPECTED_MIXED = [
 
 
 def test_run_many_keeps_call_order_with_the_slowest_first(release: Release) -> None:
-    box = Toolbox(slow_and_fast_tools(release), timeout=0.3)
+    box = Toolbox(slow_and_fast_tools(release), tool_timeout=0.3)
     started = time.perf_counter()
     results = box.run_many(MIXED_CALLS)
     elapsed = time.perf_counter() - started
@@ -326,7 +326,7 @@ def test_run_many_keeps_call_order_with_the_slowest_first(release: Release) -> N
 
 @pytest.mark.asyncio
 async def test_arun_many_keeps_call_order_with_the_slowest_first(release: Release) -> None:
-    box = Toolbox(slow_and_fast_tools(release), timeout=0.3)
+    box = Toolbox(slow_and_fast_tools(release), tool_timeout=0.3)
     started = time.perf_counter()
     results = await box.arun_many(MIXED_CALLS)
     elapsed = time.perf_counter() - started
@@ -514,7 +514,7 @@ def test_no_timeout_means_no_limit() -> None:
         time.sleep(0.05)
         return "rested"
 
-    assert Toolbox([nap], timeout=None).run(call("nap")).content == "rested"
+    assert Toolbox([nap], tool_timeout=None).run(call("nap")).content == "rested"
 
 
 class Doom(BaseException):

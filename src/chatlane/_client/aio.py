@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack
 
 from chatlane._client.call import Call
 from chatlane._client.core import ClientCore
-from chatlane._client.drive import drive_async, run_async
+from chatlane._client.drive import adrive, arun
 from chatlane._client.flow import fetch_attempt, retrying
 from chatlane._client.layers import Middleware
 from chatlane._client.ping import PingResult
@@ -117,7 +117,7 @@ class AsyncClient:
     async def chat(self, **params: Unpack[ChatParams]) -> ChatCompletion:
         """Send a chat request and return the whole completion."""
         call = self._core.prepare(params, stream=False)
-        return await run_async(self._core.chat_flow(call), self._perform)
+        return await arun(self._core.chat_flow(call), self._perform)
 
     def stream(self, **params: Unpack[ChatParams]) -> AsyncChatStream:
         """Start a streamed chat request: ``async with`` / ``async for`` it, or await it."""
@@ -134,7 +134,7 @@ class AsyncClient:
     ) -> Parsed[T]:
         """Ask for an instance of ``response_model`` and return it validated (as
         ``Client.parse``, awaited)."""
-        from chatlane.structured.flow import plan, run_async
+        from chatlane.structured.flow import arun_steps, plan
 
         flow = plan(
             self._core.resolve,
@@ -144,7 +144,7 @@ class AsyncClient:
             strict=strict,
             max_attempts=max_attempts,
         )
-        return await run_async(flow.steps(), lambda request: self.chat(**request))
+        return await arun_steps(flow.steps(), lambda request: self.chat(**request))
 
     def parse_stream(
         self,
@@ -173,7 +173,7 @@ class AsyncClient:
     async def ping(self, *, provider: str | None = None) -> PingResult:
         """Check that the provider is reachable and accepts the key (lists models: no cost)."""
         call = self._core.ping_call(provider)
-        fetched = await run_async(retrying(self._core.retry, call, fetch_attempt), self._perform)
+        fetched = await arun(retrying(self._core.retry, call, fetch_attempt), self._perform)
         return PingResult.from_models(call, fetched.body)
 
     def _perform(self, step: Step) -> Awaitable[Any]:
@@ -282,7 +282,7 @@ class AsyncChatStream(StreamBase):
         if flow is None:
             return None
         try:
-            return self._ended(await drive_async(flow, self._perform))
+            return self._ended(await adrive(flow, self._perform))
         except BaseException as exc:
             await self._close(self._failed(exc))
             raise

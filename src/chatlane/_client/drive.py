@@ -12,7 +12,7 @@ from typing import Any, TypeVar, cast
 from chatlane._client.steps import Deliver, Step
 from chatlane.core import errors
 
-__all__ = ["drive", "drive_async", "run", "run_async"]
+__all__ = ["adrive", "arun", "drive", "run"]
 
 T = TypeVar("T")
 
@@ -39,7 +39,7 @@ def drive(
             send, thrown = None, exc
 
 
-async def drive_async(
+async def adrive(
     flow: Generator[Step, Any, T],
     perform: Callable[[Step], Awaitable[Any]],
     *,
@@ -69,9 +69,9 @@ def run(flow: Generator[Step, Any, T], perform: Callable[[Step], Any]) -> T:
     return cast(T, drive(flow, perform, pause=False))
 
 
-def run_async(
+def arun(
     flow: Generator[Step, Any, T], perform: Callable[[Step], Awaitable[Any]]
 ) -> Coroutine[Any, Any, T]:
-    # A plain function returning drive_async's coroutine: one coroutine per call, not two
+    # A plain function returning adrive's coroutine: one coroutine per call, not two
     # (each object a call allocates costs garbage-collector time under concurrency).
-    return cast(Coroutine[Any, Any, T], drive_async(flow, perform, pause=False))
+    return cast(Coroutine[Any, Any, T], adrive(flow, perform, pause=False))

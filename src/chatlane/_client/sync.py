@@ -138,7 +138,7 @@ class Client:
         and cut-off answers raise ``OutputRefusedError`` and ``OutputTruncatedError`` at
         once. The logic lives in ``chatlane.structured``.
         """
-        from chatlane.structured.flow import plan, run_sync
+        from chatlane.structured.flow import plan, run_steps
 
         flow = plan(
             self._core.resolve,
@@ -148,7 +148,7 @@ class Client:
             strict=strict,
             max_attempts=max_attempts,
         )
-        return run_sync(flow.steps(), lambda request: self.chat(**request))
+        return run_steps(flow.steps(), lambda request: self.chat(**request))
 
     def parse_stream(
         self,

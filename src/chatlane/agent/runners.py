@@ -101,7 +101,7 @@ class _AgentBase:
             toolbox = tools
         else:
             toolbox = Toolbox(
-                tools, timeout=given["tool_timeout"], max_concurrency=given["max_concurrency"]
+                tools, tool_timeout=given["tool_timeout"], max_concurrency=given["max_concurrency"]
             )
         # Small embedded models will not decide to call a tool by themselves: the first
         # turn must call one, later turns may answer.

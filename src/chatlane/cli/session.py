@@ -42,7 +42,7 @@ def load_module_tools(name: str) -> list[Tool]:
         items = [value for value in vars(module).values() if isinstance(value, Tool)]
     if not items:
         raise CLIError(f"--tools {name}: the module defines no @tool functions and no TOOLS list")
-    return [item if isinstance(item, Tool) else Tool.from_function(item) for item in items]
+    return [item if isinstance(item, Tool) else Tool(item) for item in items]
 
 
 def _toolbox(args: argparse.Namespace) -> Toolbox:

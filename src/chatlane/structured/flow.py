@@ -1,6 +1,6 @@
 """A structured call as one generator: it yields chat requests and receives completions.
 
-The sync and async clients drive the same generator (:func:`run_sync`, :func:`run_async`,
+The sync and async clients drive the same generator (:func:`run_steps`, :func:`arun_steps`,
 and the streams in :mod:`chatlane.structured.streams`), so attempts, re-asks, refusals,
 truncation and usage are decided once, here, with no I/O::
 
@@ -38,7 +38,7 @@ from chatlane.structured.profile import check_mode, default_mode, enforces_full_
 from chatlane.structured.result import Parsed
 from chatlane.structured.spec import OutputSpec, _InvalidOutput, output_spec
 
-__all__ = ["ParseFlow", "Steps", "StrictOption", "plan", "run_async", "run_sync"]
+__all__ = ["ParseFlow", "Steps", "StrictOption", "arun_steps", "plan", "run_steps"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -198,7 +198,7 @@ def _schema_for(
         return spec.schema, False
 
 
-def run_sync(steps: Steps[R], send: Callable[[ChatParams], ChatCompletion]) -> R:
+def run_steps(steps: Steps[R], send: Callable[[ChatParams], ChatCompletion]) -> R:
     """Drive ``steps`` with a sync ``send`` (one chat call per attempt)."""
     try:
         request = next(steps)
@@ -212,7 +212,7 @@ def run_sync(steps: Steps[R], send: Callable[[ChatParams], ChatCompletion]) -> R
         steps.close()
 
 
-async def run_async(steps: Steps[R], send: Callable[[ChatParams], Awaitable[ChatCompletion]]) -> R:
+async def arun_steps(steps: Steps[R], send: Callable[[ChatParams], Awaitable[ChatCompletion]]) -> R:
     """Drive ``steps`` with an async ``send``."""
     try:
         request = next(steps)

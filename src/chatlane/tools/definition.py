@@ -39,7 +39,7 @@ class Tool:
     """A function a model can call.
 
     Attributes: ``name``, ``description``, ``parameters`` (the JSON schema of the arguments
-    object), ``strict``, ``timeout`` (seconds, or None to use the toolbox's), ``is_async`` and
+    object), ``strict``, ``tool_timeout`` (seconds, or None to use the toolbox's), ``is_async`` and
     ``function`` (the original callable). Calling the tool calls the function.
     """
 
@@ -47,7 +47,7 @@ class Tool:
     description: str
     parameters: dict[str, Any]
     strict: bool
-    timeout: float | None
+    tool_timeout: float | None
     is_async: bool
     function: Callable[..., Any]
 
@@ -58,7 +58,7 @@ class Tool:
         name: str | None = None,
         description: str | None = None,
         strict: bool = False,
-        timeout: float | None = None,
+        tool_timeout: float | None = None,
     ) -> None:
         given: object = function  # checked at run time: type hints do not stop @tool("name")
         if not callable(given):
@@ -66,17 +66,19 @@ class Tool:
             raise ToolDefinitionError(f"a tool needs a callable, not {type(given).__name__}{hint}")
         self.function = function
         self.name = _checked_name(name if name is not None else _function_name(function))
-        if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
+        if tool_timeout is not None and not (
+            isinstance(tool_timeout, int | float) and tool_timeout > 0
+        ):
             raise ToolDefinitionError(
-                f"timeout of tool {self.name!r} must be a positive number of seconds or None,"
-                f" not {timeout!r}"
+                f"tool_timeout of tool {self.name!r} must be a positive number of seconds or"
+                f" None, not {tool_timeout!r}"
             )
         # A partial's own docstring describes functools.partial; the wrapped function's fits.
         documented = function.func if isinstance(function, functools.partial) else function
         docstring = parse_docstring(inspect.getdoc(documented))
         self.description = description if description is not None else docstring.description
         self.strict = strict
-        self.timeout = None if timeout is None else float(timeout)
+        self.tool_timeout = None if tool_timeout is None else float(tool_timeout)
         self.is_async = inspect.iscoroutinefunction(function)
         self._arguments = build_parameters(
             function, tool_name=self.name, docstring_params=docstring.params
@@ -84,19 +86,6 @@ class Tool:
         self.parameters = self._strict_schema() if strict else self._arguments.schema
         # Look like the function to help(), inspect.signature() and debuggers.
         functools.update_wrapper(self, function, updated=())
-
-    @classmethod
-    def from_function(
-        cls,
-        function: Callable[..., Any],
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        strict: bool = False,
-        timeout: float | None = None,
-    ) -> Tool:
-        """The same as ``Tool(function, ...)`` and ``tool(function, ...)``."""
-        return cls(function, name=name, description=description, strict=strict, timeout=timeout)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the original function (a coroutine for an async tool)."""
@@ -161,7 +150,7 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     strict: bool = False,
-    timeout: float | None = None,
+    tool_timeout: float | None = None,
 ) -> Tool: ...
 
 
@@ -173,7 +162,7 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     strict: bool = False,
-    timeout: float | None = None,
+    tool_timeout: float | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -184,18 +173,24 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     strict: bool = False,
-    timeout: float | None = None,
+    tool_timeout: float | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a :class:`Tool` of a function; use bare (``@tool``) or with options (``@tool(...)``).
 
     ``name`` defaults to the function's name, ``description`` to its docstring's text before
     any ``Args:`` section. ``strict=True`` sends the schema in OpenAI's strict form (every
-    parameter required, optional ones nullable). ``timeout`` (seconds) overrides the
-    toolbox's timeout for this tool.
+    parameter required, optional ones nullable). ``tool_timeout`` (seconds) overrides the
+    toolbox's for this tool.
     """
 
     def make(function: Callable[..., Any]) -> Tool:
-        return Tool(function, name=name, description=description, strict=strict, timeout=timeout)
+        return Tool(
+            function,
+            name=name,
+            description=description,
+            strict=strict,
+            tool_timeout=tool_timeout,
+        )
 
     return make if fn is None else make(fn)
 

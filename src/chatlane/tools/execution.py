@@ -110,7 +110,7 @@ def prepare(
     except BaseException as error:  # a validator of the tool's own types raised: the tool's bug
         # Validation is synchronous (no await), so even a CancelledError is the validator's.
         return results.failed(call_id, name, error, time.perf_counter() - received)
-    timeout = tool.timeout if tool.timeout is not None else default_timeout
+    timeout = tool.tool_timeout if tool.tool_timeout is not None else default_timeout
     return Invocation(call_id, tool, validated, timeout, received)
 
 
@@ -166,7 +166,7 @@ async def run_in_tasks(
 
     async def bounded(invocation: Invocation) -> ToolResult:
         async with semaphore:
-            return await run_async(invocation)
+            return await arun_one(invocation)
 
     tasks: dict[int, asyncio.Task[ToolResult]] = {}
     async with asyncio.TaskGroup() as group:
@@ -179,7 +179,7 @@ async def run_in_tasks(
     ]
 
 
-async def run_async(invocation: Invocation) -> ToolResult:
+async def arun_one(invocation: Invocation) -> ToolResult:
     """Run one invocation on the current loop, bounded by its timeout."""
     tool, call_id = invocation.tool, invocation.call_id
     scope = asyncio.timeout(invocation.timeout)
@@ -210,7 +210,7 @@ def _run_blocking(invocation: Invocation) -> ToolResult:
     tool = invocation.tool
     if tool.is_async:
         # A loop of its own, so the tool's own timeout really cancels it.
-        return asyncio.run(run_async(invocation))
+        return asyncio.run(arun_one(invocation))
     try:
         value = tool.function(**invocation.arguments)
         if inspect.isawaitable(value):  # a sync wrapper that returned a coroutine

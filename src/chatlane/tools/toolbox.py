@@ -2,7 +2,7 @@
 
 ::
 
-    box = Toolbox([get_weather, lookup], timeout=30)
+    box = Toolbox([get_weather, lookup], tool_timeout=30)
     reply = client.chat(model=model, messages=messages, tools=box.definitions())
     message = reply.assistant_message()
     results = box.run_many(message.tool_calls or [])
@@ -37,8 +37,8 @@ __all__ = ["Toolbox"]
 class Toolbox:
     """A set of tools with unique names, and the runner of their calls.
 
-    ``timeout`` (seconds, None for no limit) applies to each call of a tool that has no
-    timeout of its own. At most ``max_concurrency`` calls run at once in ``run_many`` and
+    ``tool_timeout`` (seconds, None for no limit) applies to each call of a tool that has no
+    ``tool_timeout`` of its own. At most ``max_concurrency`` calls run at once in ``run_many`` and
     ``arun_many``. Plain functions given to the toolbox are wrapped with :func:`tool`.
 
     A synchronous tool that exceeds its timeout cannot be stopped (Python has no way to kill
@@ -51,12 +51,14 @@ class Toolbox:
         self,
         tools: Iterable[Tool | Callable[..., Any]] = (),
         *,
-        timeout: float | None = 60.0,
+        tool_timeout: float | None = 60.0,
         max_concurrency: int = 8,
     ) -> None:
-        if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
+        if tool_timeout is not None and not (
+            isinstance(tool_timeout, int | float) and tool_timeout > 0
+        ):
             raise UsageError(
-                f"timeout must be a positive number of seconds or None, not {timeout!r}"
+                f"tool_timeout must be a positive number of seconds or None, not {tool_timeout!r}"
             )
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
             raise UsageError(
@@ -64,7 +66,7 @@ class Toolbox:
             )
         if max_concurrency < 1:
             raise UsageError(f"max_concurrency must be at least 1, not {max_concurrency}")
-        self.timeout = None if timeout is None else float(timeout)
+        self.tool_timeout = None if tool_timeout is None else float(tool_timeout)
         self.max_concurrency = max_concurrency
         self._tools: dict[str, Tool] = {}
         for item in tools:
@@ -138,4 +140,4 @@ class Toolbox:
             )
         # Read every call before running any: a malformed one raises with nothing started.
         read = [read_call(call) for call in calls]
-        return [prepare(call, self._tools, self.timeout) for call in read]
+        return [prepare(call, self._tools, self.tool_timeout) for call in read]
