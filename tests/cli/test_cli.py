@@ -219,6 +219,7 @@ def test_a_cut_off_answer_is_flagged(server: FakeServer, keyed: None) -> None:
     assert server.chat_requests[0].json()["max_tokens"] == 2
 
 
+@pytest.mark.local_model
 @needs_model
 def test_ask_on_the_embedded_model_calls_the_tool() -> None:
     done = chatlane("ask", "--tool", "current_datetime", "What time is it in Tokyo right now?")

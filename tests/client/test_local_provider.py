@@ -12,6 +12,8 @@ import pytest
 
 import chatlane
 
+pytestmark = pytest.mark.local_model
+
 MODEL = "local/smollm2"
 ASK = [{"role": "user", "content": "Name a colour."}]
 WEATHER: Any = {

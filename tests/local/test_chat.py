@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from chatlane.local import LocalEngine
 from tests.local.helpers import accumulate, user
+
+pytestmark = pytest.mark.local_model
 
 STORY = user("Write a long story about a dragon who learns to cook.")
 

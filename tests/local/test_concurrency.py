@@ -6,8 +6,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from chatlane.local import LocalEngine
 from tests.local.helpers import accumulate, user
+
+pytestmark = pytest.mark.local_model
 
 TOPICS = ["cats", "rain", "bread", "music", "trees", "stars", "boats", "tea"]
 

@@ -148,6 +148,7 @@ def test_context_overflow(engine: LocalEngine) -> None:
     assert ok["usage"]["completion_tokens"] == 1
 
 
+@pytest.mark.local_model  # runs the model in a child process, out of the guard's sight
 @needs_model
 def test_nothing_reaches_the_console() -> None:
     script = (

@@ -11,6 +11,8 @@ import pytest
 from chatlane.local import LocalEngine, LocalEngineError
 from tests.local.helpers import accumulate, user
 
+pytestmark = pytest.mark.local_model
+
 PERSON: dict[str, Any] = {
     "type": "object",
     "properties": {

@@ -24,6 +24,8 @@ from tests.local.helpers import (
     user,
 )
 
+pytestmark = pytest.mark.local_model
+
 
 def calls_of(result: dict[str, Any]) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = result["choices"][0]["message"].get("tool_calls") or []

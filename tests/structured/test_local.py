@@ -18,7 +18,10 @@ from chatlane.structured import Parsed
 from tests.local.conftest import MISSING
 from tests.structured.drivers import Driver
 
-pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
+pytestmark = [
+    pytest.mark.local_model,
+    pytest.mark.skipif(MISSING is not None, reason=MISSING or ""),
+]
 
 MODEL = "local/smollm2"
 PARAGRAPH = "Tim Cook announced in Cupertino that Apple will open a new office in Berlin."

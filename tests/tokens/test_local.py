@@ -23,7 +23,10 @@ def _missing() -> str | None:
 
 
 MISSING = _missing()
-pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
+pytestmark = [
+    pytest.mark.local_model,
+    pytest.mark.skipif(MISSING is not None, reason=MISSING or ""),
+]
 
 MESSAGES = [
     {"role": "system", "content": "Answer briefly."},
