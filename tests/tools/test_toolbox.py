@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import gc
 import json
 import threading
 import time
@@ -610,10 +611,48 @@ def test_keyboard_interrupt_from_a_tool_still_propagates() -> None:
         box.run(call("interrupt"))
     with pytest.raises(KeyboardInterrupt):
         box.run(call("ainterrupt"))
+    unretrieved: list[str] = []
+
+    async def arun(name: str) -> ToolResult:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _, context: unretrieved.append(context["message"]))
+        return await box.arun(call(name))
+
     with pytest.raises(KeyboardInterrupt):
-        asyncio.run(box.arun(call("interrupt")))
+        asyncio.run(arun("interrupt"))
     with pytest.raises(KeyboardInterrupt):
-        asyncio.run(box.arun(call("ainterrupt")))
+        asyncio.run(arun("ainterrupt"))
+    gc.collect()  # a task still holding an exception nobody retrieved reports it when freed
+    assert unretrieved == []
+
+
+@pytest.mark.parametrize("name", ["interrupt", "ainterrupt"])
+def test_a_tools_keyboard_interrupt_reaches_the_awaiting_task(name: str) -> None:
+    """It can be caught there and the loop goes on; the other tools are cancelled first."""
+    observed: list[str] = []
+
+    @tool
+    async def sleeper() -> str:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            observed.append("cancelled")
+            raise
+        return "woke"
+
+    box = Toolbox([interrupt, ainterrupt, sleeper])
+
+    async def main() -> str:
+        try:
+            await box.arun_many([call("sleeper"), call(name, call_id="call_2")])
+        except KeyboardInterrupt:
+            observed.append("caught")
+        await asyncio.sleep(0)
+        assert asyncio.all_tasks() == {asyncio.current_task()}  # no tool task left behind
+        return "went on"
+
+    assert asyncio.run(main()) == "went on"
+    assert observed == ["cancelled", "caught"]
 
 
 @pytest.mark.asyncio

@@ -153,6 +153,10 @@ def run_in_threads(
     return [result for result in done if result is not None]
 
 
+class _Interrupted(Exception):
+    """Stands in for a tool's ``KeyboardInterrupt`` inside the task group of ``run_in_tasks``."""
+
+
 async def run_in_tasks(
     prepared: Sequence[Invocation | ToolResult], max_concurrency: int
 ) -> list[ToolResult]:
@@ -160,19 +164,32 @@ async def run_in_tasks(
 
     Async tools run on this loop, sync tools in daemon threads. If the awaiting task is
     cancelled, every running tool task is cancelled (and awaited) before the
-    ``CancelledError`` propagates.
+    ``CancelledError`` propagates. A ``KeyboardInterrupt`` from a tool likewise cancels the
+    other tool tasks, then is raised here, in the awaiting task.
     """
     semaphore = asyncio.Semaphore(max_concurrency)
+    interrupts: list[KeyboardInterrupt] = []
 
     async def bounded(invocation: Invocation) -> ToolResult:
         async with semaphore:
-            return await arun_one(invocation)
+            try:
+                return await arun_one(invocation)
+            except KeyboardInterrupt as interrupt:
+                # Raised out of this task it would leave the event loop at once, past the
+                # awaiting task, which would be left holding it unretrieved. Stop the group.
+                interrupts.append(interrupt)
+                raise _Interrupted from None
 
     tasks: dict[int, asyncio.Task[ToolResult]] = {}
-    async with asyncio.TaskGroup() as group:
-        for index, item in enumerate(prepared):
-            if isinstance(item, Invocation):
-                tasks[index] = group.create_task(bounded(item), name=f"tool {item.tool.name}")
+    try:
+        async with asyncio.TaskGroup() as group:
+            for index, item in enumerate(prepared):
+                if isinstance(item, Invocation):
+                    tasks[index] = group.create_task(bounded(item), name=f"tool {item.tool.name}")
+    except BaseException:
+        if interrupts:
+            raise interrupts[0] from None
+        raise
     return [
         tasks[index].result() if isinstance(item, Invocation) else item
         for index, item in enumerate(prepared)
