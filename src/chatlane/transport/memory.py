@@ -32,7 +32,7 @@ class MemoryResponse:
         self._pieces.clear()
         return rest
 
-    # The same object serves the sync and the async protocol.
+    # The sync protocol; the async transport reads through a view of the same object.
     def read(self, timeout: float | None) -> bytes:
         return self._rest()
 
@@ -70,10 +70,12 @@ class _AsyncView:
 class MemoryTransport:
     """Calls ``handler(request)`` for every request; records the requests in ``requests``.
 
-    Usable as both a sync and an async transport::
+    It is a sync transport, for ``chatlane.Client``. An ``AsyncClient`` takes its async face,
+    ``transport.as_async()``, which shares the handler and the ``requests`` list::
 
         transport = MemoryTransport(lambda request: MemoryResponse(body=b'{"choices": []}'))
         client = chatlane.Client(base_url="http://test/v1", transport=transport)
+        aclient = chatlane.AsyncClient(base_url="http://test/v1", transport=transport.as_async())
     """
 
     def __init__(self, handler: Callable[[HTTPRequest], MemoryResponse]) -> None:
@@ -96,6 +98,7 @@ class MemoryTransport:
         pass
 
     def as_async(self) -> AsyncMemoryTransport:
+        """This transport for an ``AsyncClient`` (same handler, same ``requests``)."""
         return AsyncMemoryTransport(self)
 
 
