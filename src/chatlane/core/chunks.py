@@ -55,8 +55,9 @@ def _normalise_message(message: Any) -> None:
 
 
 def _normalise(payload: Any) -> Any:
-    if isinstance(payload, dict):
-        for choice in payload.get("choices") or ():
+    choices = payload.get("choices") if isinstance(payload, dict) else None
+    if isinstance(choices, list):
+        for choice in choices:
             if isinstance(choice, dict):
                 _normalise_message(choice.get("delta"))
                 _normalise_message(choice.get("message"))
@@ -70,10 +71,17 @@ def _decode(data: bytes, decoder: msgspec.json.Decoder[T], kind: type[T]) -> T:
         pass
     except msgspec.DecodeError as exc:
         raise ResponseDecodeError(f"malformed JSON in {_name(kind)}: {exc}") from None
+    except RecursionError:
+        raise ResponseDecodeError(f"{_name(kind)} JSON is nested too deeply") from None
     try:
+        # A wrong type early stops the typed decoder before it sees malformed JSON later.
         return msgspec.convert(_normalise(_any_decoder.decode(data)), kind, strict=False)
+    except msgspec.DecodeError as exc:
+        raise ResponseDecodeError(f"malformed JSON in {_name(kind)}: {exc}") from None
     except msgspec.ValidationError as exc:
         raise ResponseDecodeError(f"unexpected {_name(kind)} shape: {exc}") from None
+    except RecursionError:
+        raise ResponseDecodeError(f"{_name(kind)} JSON is nested too deeply") from None
 
 
 def _name(kind: type[Any]) -> str:

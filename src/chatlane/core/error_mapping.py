@@ -105,7 +105,7 @@ def api_error(
     text = context.scrub(body[:_BODY_LIMIT].decode("utf-8", "replace"))
     try:
         fields = _error_fields(msgspec.json.decode(body))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # not JSON (an HTML page), or a hostile one
         fields = {}
     cls = _BY_STATUS.get(status)
     if cls is None:
@@ -140,7 +140,7 @@ def stream_error(
     """The typed error for an error sent inside a 200 stream."""
     try:
         fields = _error_fields(msgspec.json.decode(payload))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         fields = {"message": payload[:200].decode("utf-8", "replace")}
     message = context.scrub(str(fields.get("message") or "error event in the stream"))
     status = fields.get("status_code") or fields.get("status")

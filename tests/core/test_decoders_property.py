@@ -1,0 +1,111 @@
+"""Whatever a server sends, the decoders give a correct parse or a chatlane error: never a
+raw exception from msgspec, Python's codecs or the recursion limit."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chatlane.core import errors
+from chatlane.core.chunks import decode_chunk, decode_completion
+from chatlane.core.error_mapping import ErrorContext, api_error
+from chatlane.core.stream import StreamDecoder
+from chatlane.core.types import ChatCompletion, ChatCompletionChunk
+
+# Keys of the wire format, so generated values often have the right names and wrong types.
+KEYS = st.sampled_from(
+    [
+        "id", "object", "created", "model", "choices", "index", "message", "delta", "role",
+        "content", "refusal", "reasoning_content", "tool_calls", "function", "name",
+        "arguments", "type", "finish_reason", "usage", "prompt_tokens", "completion_tokens",
+        "total_tokens", "error", "code", "param", "logprobs",
+    ]
+)  # fmt: skip
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+JSONISH: st.SearchStrategy[Any] = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=6),
+    max_leaves=25,
+)
+PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def encoded(value: Any) -> bytes:
+    # allow_nan: NaN and Infinity are what a broken server writes; they are not JSON.
+    return json.dumps(value, allow_nan=True).encode()
+
+
+def mutated(data: bytes, cut: int, junk: bytes) -> bytes:
+    """``data`` cut somewhere and followed by junk: a corrupt body."""
+    return data[: cut % (len(data) + 1)] + junk
+
+
+@PROPERTY
+@given(JSONISH)
+def test_any_json_value_is_a_completion_or_a_decode_error(value: Any) -> None:
+    with contextlib.suppress(errors.ResponseDecodeError):
+        assert isinstance(decode_completion(encoded(value)), ChatCompletion)
+    with contextlib.suppress(errors.ResponseDecodeError):
+        assert isinstance(decode_chunk(encoded(value)), ChatCompletionChunk)
+
+
+@PROPERTY
+@given(JSONISH, st.integers(min_value=0), st.binary(max_size=8))
+def test_wrongly_typed_then_malformed_json_is_a_decode_error(
+    value: Any, cut: int, junk: bytes
+) -> None:
+    body = mutated(encoded(value), cut, junk)
+    for decode in (decode_completion, decode_chunk):
+        with contextlib.suppress(errors.ResponseDecodeError):
+            decode(body)
+
+
+@PROPERTY
+@given(st.binary(max_size=300))
+def test_any_bytes_are_a_completion_or_a_decode_error(body: bytes) -> None:
+    with contextlib.suppress(errors.ResponseDecodeError):
+        decode_completion(body)
+
+
+@PROPERTY
+@given(st.integers(min_value=400, max_value=599), JSONISH | st.binary(max_size=200))
+def test_any_error_body_is_a_typed_api_error(status: int, value: Any) -> None:
+    body = value if isinstance(value, bytes) else encoded(value)
+    error = api_error(status, {}, body, ErrorContext(provider="p", model="m"))
+    assert isinstance(error, errors.APIError)
+    assert error.status == status
+    assert isinstance(error.message, str)
+
+
+@PROPERTY
+@given(st.lists(st.binary(max_size=40) | JSONISH.map(lambda v: b"data: " + encoded(v) + b"\n\n")))
+def test_any_stream_bytes_give_chunks_or_a_chatlane_error(pieces: list[bytes]) -> None:
+    decoder = StreamDecoder(0.0, ErrorContext(provider="p", model="m"))
+    now = 1.0
+    for piece in pieces:
+        now += 0.01
+        for chunk in decoder.feed(piece, now):
+            assert isinstance(chunk, ChatCompletionChunk)
+        if decoder.error is not None or decoder.done:
+            break
+    else:
+        decoder.finish(now + 0.01)
+    assert decoder.error is None or isinstance(decoder.error, errors.ChatlaneError)
+    assert isinstance(decoder.accumulator.completion(latency=1.0, attempts=1), ChatCompletion)
+
+
+def test_deeply_nested_json_is_a_decode_error_not_a_recursion_error() -> None:
+    nested = b"[" * 50_000 + b"]" * 50_000
+    for body in (nested, b'{"choices": [{"message": ' + nested + b"}]}"):
+        with pytest.raises(errors.ResponseDecodeError, match=r"nested too deeply|malformed"):
+            decode_completion(body)
+    error = api_error(500, {}, b'{"error": ' + nested + b"}", ErrorContext())
+    assert isinstance(error, errors.InternalServerError)
+    decoder = StreamDecoder(0.0, ErrorContext())
+    decoder.feed(b"data: " + nested + b"\n\n", 1.0)
+    assert isinstance(decoder.error, errors.ChatlaneError)
