@@ -78,6 +78,20 @@ def test_openrouter_model_ids_keep_their_vendor_prefix(
     assert server.chat_requests[0].json()["model"] == "anthropic/claude-sonnet-4.5"
 
 
+def test_anthropic_compat_base_url_from_the_environment(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "anthropic-key")
+    monkeypatch.setenv("ANTHROPIC_COMPAT_BASE_URL", server.url)
+    with chatlane.Client(provider="anthropic") as client:
+        assert client.resolve("claude-sonnet-4-5").base_url == server.url
+        client.chat(model="claude-sonnet-4-5", messages=HI, seed=3)
+    (request,) = server.chat_requests
+    assert request.json()["model"] == "claude-sonnet-4-5"
+    assert "seed" not in request.json()  # still Anthropic's dialect
+    assert request.headers["authorization"] == "Bearer anthropic-key"
+
+
 def test_azure_uses_deployment_urls_and_the_api_key_header(server: FakeServer) -> None:
     root = server.url.removesuffix("/v1")
     with chatlane.Client(

@@ -116,6 +116,7 @@ PROVIDERS: dict[str, Provider] = {
             "anthropic",
             "https://api.anthropic.com/v1",
             "ANTHROPIC_API_KEY",
+            base_url_env="ANTHROPIC_COMPAT_BASE_URL",
             dialect=_ANTHROPIC,
             structured_output="tools",  # the compatible endpoint ignores response_format
         ),
