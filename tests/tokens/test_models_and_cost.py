@@ -93,6 +93,7 @@ def test_the_table_is_sane() -> None:
     datetime.date.fromisoformat(PRICES_AS_OF)
     for name, info in MODELS.items():
         assert name == info.name == name.lower().strip()
+        assert info.context_window is not None, name  # every row knows its window
         assert info.context_window > 0
         assert info.max_output_tokens is None or 0 < info.max_output_tokens <= info.context_window
         assert info.encoding in {None, "o200k_base", "cl100k_base", "o200k_harmony"}

@@ -1,7 +1,8 @@
 """Providers as data rows: where they live, how they authenticate, how their wire differs.
 
-Adding an OpenAI-compatible provider is adding a row. Model-specific quirks belong to
-profiles, not here.
+Adding an OpenAI-compatible provider is adding a row. How its models behave (default model,
+structured output) and what each model is (context window, prices) belong to the profiles
+in :mod:`chatlane.providers.profiles`, not here.
 """
 
 from __future__ import annotations
@@ -39,11 +40,22 @@ class Provider:
     """Model ids contain "vendor/" prefixes of their own (OpenRouter, Together)."""
     in_process: bool = False
     """Served by the embedded model in this process, not over HTTP."""
-    default_model: str | None = None
-    """What the command line uses when no model is named."""
-    structured_output: StructuredOutputMode = "json_schema"
-    """The best way this provider's models take a schema for structured output (what
-    ``Client.parse`` uses unless told otherwise; see ``chatlane.structured.profile``)."""
+
+    @property
+    def default_model(self) -> str | None:
+        """What the agent and the command line use when no model is named (from the
+        provider's profile)."""
+        from chatlane.providers.profiles import provider_profile
+
+        return provider_profile(self.name).default_model
+
+    @property
+    def structured_output(self) -> StructuredOutputMode:
+        """The best way this provider's models take a schema for structured output (what
+        ``Client.parse`` uses unless told otherwise; from the provider's profile)."""
+        from chatlane.providers.profiles import provider_profile
+
+        return provider_profile(self.name).structured_output
 
 
 _MISTRAL = WireDialect(
@@ -65,7 +77,6 @@ PROVIDERS: dict[str, Provider] = {
             "https://api.openai.com/v1",
             "OPENAI_API_KEY",
             base_url_env="OPENAI_BASE_URL",
-            default_model="gpt-4o-mini",
         ),
         Provider(
             "azure",
@@ -81,14 +92,12 @@ PROVIDERS: dict[str, Provider] = {
             "MISTRAL_API_KEY",
             base_url_env="MISTRAL_BASE_URL",
             dialect=_MISTRAL,
-            default_model="mistral-small-latest",
         ),
         Provider(
             "groq",
             "https://api.groq.com/openai/v1",
             "GROQ_API_KEY",
             base_url_env="GROQ_BASE_URL",
-            structured_output="json_object",  # json_schema only on a few of its models
         ),
         Provider(
             "together",
@@ -109,8 +118,6 @@ PROVIDERS: dict[str, Provider] = {
             "https://api.deepseek.com/v1",
             "DEEPSEEK_API_KEY",
             base_url_env="DEEPSEEK_BASE_URL",
-            default_model="deepseek-chat",
-            structured_output="json_object",  # JSON mode only; no json_schema
         ),
         Provider(
             "anthropic",
@@ -118,7 +125,6 @@ PROVIDERS: dict[str, Provider] = {
             "ANTHROPIC_API_KEY",
             base_url_env="ANTHROPIC_COMPAT_BASE_URL",
             dialect=_ANTHROPIC,
-            structured_output="tools",  # the compatible endpoint ignores response_format
         ),
         Provider(
             "ollama",
@@ -141,7 +147,6 @@ PROVIDERS: dict[str, Provider] = {
             None,
             key_required=False,
             in_process=True,
-            default_model="smollm2",
         ),
         Provider(
             "llamacpp",
