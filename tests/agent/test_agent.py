@@ -23,7 +23,7 @@ from chatlane.conversation import Conversation
 from chatlane.core.messages import validate_messages
 from chatlane.testing import Completion, FakeServer, Stream, ToolCallSpec
 from chatlane.testing.recorded import RecordedRequest
-from chatlane.tokens import PromptTooLongError, estimate_cost
+from chatlane.tokens import PromptTooLongError, UnknownContextWindowWarning, estimate_cost
 from chatlane.tools import tool
 from tests.agent.runs import run_agent
 from tests.conftest import API_KEY, FAST_RETRY
@@ -297,7 +297,8 @@ def test_usage_and_cost_are_summed_over_turns(server: FakeServer, mode: str) -> 
     assert expected > 0
 
     server.enqueue(Completion(content="hi", usage=(3, 1)))
-    unpriced = run_agent(mode, server.url, "hi", model="my-own-model")
+    with pytest.warns(UnknownContextWindowWarning, match="'my-own-model'"):
+        unpriced = run_agent(mode, server.url, "hi", model="my-own-model")
     assert unpriced.result is not None
     assert unpriced.result.cost is None
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+import chatlane
 from chatlane import Message, ToolCall
 from chatlane.core.types import FunctionCall
 from chatlane.tokens import TokenCount, count_message_tokens, count_tokens, counting
@@ -265,5 +266,5 @@ def test_local_names_without_the_engine_are_estimated(monkeypatch: pytest.Monkey
 
 
 def test_messages_must_be_mappings_or_structs() -> None:
-    with pytest.raises(TypeError, match="mapping or a Message"):
+    with pytest.raises(chatlane.RequestValidationError, match="mapping or a Message"):
         count_message_tokens(["hello"], "gpt-4o")  # type: ignore[list-item]

@@ -86,7 +86,7 @@ def test_trimming_uses_the_engines_window_and_counts() -> None:
         history.append({"role": "user", "content": f"Question {i}: " + "tell me more " * 8})
         history.append({"role": "assistant", "content": "Here is more. " * 8})
     history.append({"role": "user", "content": "And finally?"})
-    result = trim_messages(history, model="local/smollm2", max_tokens=256)
+    result = trim_messages(history, "local/smollm2", max_tokens=256)
     assert result.dropped_messages > 0
     assert result.prompt_tokens == engine.count_message_tokens(result.messages)
     assert result.prompt_tokens + 256 <= engine.n_ctx

@@ -9,7 +9,13 @@ import pytest
 
 import chatlane
 from chatlane.core.messages import validate_messages
-from chatlane.tokens import PromptTooLongError, TrimResult, count_message_tokens, trim_messages
+from chatlane.tokens import (
+    ModelInfo,
+    PromptTooLongError,
+    TrimResult,
+    count_message_tokens,
+    trim_messages,
+)
 
 MODEL = "mystery-model"  # estimated counts: fast, and the arithmetic below is simple
 
@@ -55,7 +61,7 @@ def _tokens(messages: list[Any], tools: Any = None) -> int:
 
 def test_nothing_to_trim() -> None:
     messages = _conversation(3)
-    result = trim_messages(messages, model=MODEL, max_tokens=100, context_window=100_000)
+    result = trim_messages(messages, MODEL, max_tokens=100, context_window=100_000)
     assert result == TrimResult(messages, 0, 0, _tokens(messages))
     assert result.messages is not messages
 
@@ -65,22 +71,20 @@ def test_drops_oldest_turns_first_and_reports() -> None:
     before = _tokens(messages)
     keep_two = [messages[0], *messages[-5:]]  # system, turns 4 and 5, the latest question
     window = _tokens(keep_two) + 50
-    result = trim_messages(messages, model=MODEL, max_tokens=50, context_window=window)
+    result = trim_messages(messages, MODEL, max_tokens=50, context_window=window)
     assert result.messages == keep_two
     assert result.dropped_messages == len(messages) - len(keep_two)
     assert result.prompt_tokens == _tokens(keep_two)
     assert result.dropped_tokens == before - result.prompt_tokens
     # One token less room and the next-oldest turn goes too.
-    tighter = trim_messages(messages, model=MODEL, max_tokens=51, context_window=window)
+    tighter = trim_messages(messages, MODEL, max_tokens=51, context_window=window)
     assert tighter.messages == [messages[0], *messages[-3:]]
 
 
 def test_never_mutates_and_keeps_the_same_objects() -> None:
     messages = _conversation(5, tools=True)
     snapshot = copy.deepcopy(messages)
-    result = trim_messages(
-        messages, model=MODEL, max_tokens=10, context_window=_tokens(messages) // 2
-    )
+    result = trim_messages(messages, MODEL, max_tokens=10, context_window=_tokens(messages) // 2)
     assert messages == snapshot
     assert result.dropped_messages > 0
     assert all(any(kept is original for original in messages) for kept in result.messages)
@@ -127,7 +131,7 @@ def test_every_window_gives_a_valid_fitting_conversation(with_tools: bool) -> No
     for window in range(60, total + 40, 7):
         try:
             result = trim_messages(
-                messages, model=MODEL, max_tokens=30, context_window=window, tools=tools
+                messages, MODEL, max_tokens=30, context_window=window, tools=tools
             )
         except PromptTooLongError:
             outcomes.add("too long")
@@ -144,7 +148,7 @@ def test_tool_groups_leave_whole() -> None:
     group = messages[1:6]  # turn 0: user, assistant(tool_calls), tool, tool, assistant
     assert [m["role"] for m in group] == ["user", "assistant", "tool", "tool", "assistant"]
     window = _tokens([messages[0], *messages[6:]]) + 10
-    result = trim_messages(messages, model=MODEL, max_tokens=10, context_window=window)
+    result = trim_messages(messages, MODEL, max_tokens=10, context_window=window)
     assert result.messages == [messages[0], *messages[6:]]
     assert result.dropped_messages == 5
 
@@ -155,7 +159,7 @@ def test_the_turn_in_progress_is_kept_whole() -> None:
     messages.extend(_turn(99, tools=True)[1:-1])  # assistant(tool_calls) and its two results
     latest = max(i for i, m in enumerate(messages) if m["role"] == "user")
     floor = [messages[0], *messages[latest:]]
-    result = trim_messages(messages, model=MODEL, max_tokens=0, context_window=_tokens(floor))
+    result = trim_messages(messages, MODEL, max_tokens=0, context_window=_tokens(floor))
     assert result.messages == floor
     validate_messages(result.messages)
 
@@ -164,7 +168,7 @@ def test_prompt_too_long() -> None:
     messages = _conversation(2)
     floor = _tokens([messages[0], messages[-1]])
     with pytest.raises(PromptTooLongError) as caught:
-        trim_messages(messages, model=MODEL, max_tokens=500, context_window=floor + 499)
+        trim_messages(messages, MODEL, max_tokens=500, context_window=floor + 499)
     error = caught.value
     assert isinstance(error, chatlane.UsageError)
     assert (error.prompt_tokens, error.max_tokens, error.context_window) == (
@@ -178,7 +182,7 @@ def test_prompt_too_long() -> None:
     assert "500" in text
     assert f"({floor + 500} > {floor + 499})" in text
     # Exactly enough room is fine.
-    result = trim_messages(messages, model=MODEL, max_tokens=500, context_window=floor + 500)
+    result = trim_messages(messages, MODEL, max_tokens=500, context_window=floor + 500)
     assert result.messages == [messages[0], messages[-1]]
 
 
@@ -191,16 +195,36 @@ def test_default_window_from_the_table() -> None:
             {"role": "assistant", "content": "dolor sit amet " * 10},
         ]
     assert count_message_tokens(messages, "gpt-4").tokens > 8192
-    result = trim_messages(messages, model="openai/gpt-4-0613", max_tokens=1000)
+    result = trim_messages(messages, "openai/gpt-4-0613", max_tokens=1000)
     assert result.prompt_tokens == count_message_tokens(result.messages, "gpt-4").tokens
     assert 8192 - 1000 - 200 < result.prompt_tokens <= 8192 - 1000
 
 
-def test_unknown_window_trims_nothing() -> None:
+def test_an_unknown_window_is_an_error_that_says_how_to_give_it() -> None:
     messages = _conversation(50)
-    result = trim_messages(messages, model="mystery-model", max_tokens=100_000)
-    assert result.messages == messages
-    assert result.dropped_messages == 0
+    with pytest.raises(chatlane.UsageError) as caught:
+        trim_messages(messages, "mystery-model", max_tokens=100)
+    assert caught.value.model == "mystery-model"
+    assert "context window of 'mystery-model' is not known" in str(caught.value)
+    assert "context_window=" in str(caught.value)
+    assert "models={'mystery-model': chatlane.ModelInfo(context_window=...)}" in str(caught.value)
+    with pytest.raises(chatlane.UsageError, match="not known"):
+        trim_messages(messages, "mystery-model", max_tokens=100, model_info=ModelInfo(name="m"))
+
+
+def test_the_window_of_given_facts() -> None:
+    messages = _conversation(50)
+    window = _tokens(messages) // 2
+    facts = ModelInfo(context_window=window)
+    given = trim_messages(messages, "my-server-model", max_tokens=10, model_info=facts)
+    assert given.dropped_messages > 0
+    assert given.prompt_tokens + 10 <= window
+    assert given == trim_messages(messages, MODEL, max_tokens=10, context_window=window)
+    # context_window= still wins over the facts' window.
+    roomy = trim_messages(
+        messages, "my-server-model", max_tokens=10, context_window=10**6, model_info=facts
+    )
+    assert roomy.dropped_messages == 0
 
 
 def test_message_structs_are_trimmed_like_dicts() -> None:
@@ -219,7 +243,7 @@ def test_message_structs_are_trimmed_like_dicts() -> None:
         {"role": "user", "content": "new"},
     ]
     window = _tokens([messages[0], messages[-1]]) + 5
-    result = trim_messages(messages, model=MODEL, max_tokens=5, context_window=window)
+    result = trim_messages(messages, MODEL, max_tokens=5, context_window=window)
     assert result.messages == [messages[0], messages[-1]]
     assert result.dropped_messages == 4
 
@@ -232,7 +256,7 @@ def test_without_a_user_message_the_last_exchange_stays() -> None:
     ]
     tail = messages[2:5]  # the assistant with tool calls and its two results
     window = _tokens([messages[0], *messages[5:]]) + 1
-    result = trim_messages(messages, model=MODEL, max_tokens=1, context_window=window)
+    result = trim_messages(messages, MODEL, max_tokens=1, context_window=window)
     assert result.messages == [messages[0], messages[-1]]
     assert tail[0] not in result.messages
 
@@ -242,7 +266,7 @@ def test_bad_arguments(max_tokens: Any, window: int) -> None:
     with pytest.raises(chatlane.RequestValidationError):
         trim_messages(
             [{"role": "user", "content": "hi"}],
-            model=MODEL,
+            MODEL,
             max_tokens=max_tokens,
             context_window=window,
         )

@@ -33,6 +33,7 @@ from chatlane.providers.registry import StructuredOutputMode
 from chatlane.transport.base import AsyncTransport
 
 if TYPE_CHECKING:
+    from chatlane.providers.profiles import ModelInfo
     from chatlane.structured.result import Parsed
     from chatlane.structured.streams import AsyncStructuredStream
 
@@ -50,6 +51,8 @@ class AsyncClient:
     any compatible server; ``provider=`` picks a known one ("openai", "mistral", ...). With
     nothing configured it runs the embedded model (``local/smollm2``, see ``LocalModel``).
     ``middleware=`` plugs pieces around each request and each attempt (``chatlane.middleware``).
+    ``models=`` gives models their facts (``{"my-model": ModelInfo(context_window=32_768)}``:
+    what the agent trims to and what cost is reckoned with), in place of the model table's.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class AsyncClient:
         verify: bool = True,
         local_model: LocalModel | None = None,
         middleware: Sequence[Middleware] = (),
+        models: Mapping[str, ModelInfo] | None = None,
     ) -> None:
         self._core = ClientCore(
             provider=provider,
@@ -78,13 +82,15 @@ class AsyncClient:
             retry=retry,
             default_headers=default_headers,
             middleware=middleware,
+            models=models,
+            local_model=local_model,
         )
         if transport is None:
             from chatlane.transport.async_aiohttp import AiohttpTransport
 
             transport = AiohttpTransport(verify=verify)
         self._transport = transport
-        self._local_model = local_model or LocalModel()
+        self._local_model = self._core.local_model
         self._local_transport: AsyncTransport | None = None
 
     @property

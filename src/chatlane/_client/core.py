@@ -3,10 +3,11 @@ composed call flows. Only the drivers (``sync.py``, ``aio.py``) differ between t
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatlane._client.call import Call
 from chatlane._client.flow import chat_attempt, retrying, stream_attempt
@@ -16,9 +17,13 @@ from chatlane.core.error_mapping import ErrorContext
 from chatlane.core.request import build_body
 from chatlane.core.retry import RetryPolicy
 from chatlane.core.timeouts import Timeout
+from chatlane.local.settings import LocalModel
 from chatlane.providers.endpoints import Endpoint, Route, default_provider_name, resolve_endpoint
 from chatlane.providers.registry import get_provider
 from chatlane.transport.base import HTTPRequest
+
+if TYPE_CHECKING:
+    from chatlane.providers.profiles import ModelInfo
 
 __all__ = ["ClientCore"]
 
@@ -38,7 +43,11 @@ class ClientCore:
         retry: RetryPolicy | None,
         default_headers: Mapping[str, str] | None,
         middleware: Sequence[Middleware] = (),
+        models: Mapping[str, ModelInfo] | None = None,
+        local_model: LocalModel | None = None,
     ) -> None:
+        self.models = _given_facts(models)
+        self.local_model = local_model or LocalModel()
         self.timeout = Timeout.coerce(timeout)
         if retry is None:
             retry = RetryPolicy() if max_retries is None else RetryPolicy(max_retries=max_retries)
@@ -114,7 +123,21 @@ class ClientCore:
                 "model: is required (a non-empty string)", field="model"
             )
         endpoint, wire_model = self.route(model, provider)
-        return Route(endpoint.provider, wire_model, endpoint.base_url, endpoint.in_process)
+        info = self.model_info(model, wire_model, endpoint.in_process)
+        return Route(endpoint.provider, wire_model, endpoint.base_url, endpoint.in_process, info)
+
+    def model_info(self, model: str, wire_model: str, in_process: bool) -> ModelInfo | None:
+        """The facts this client has for ``model``: those it was given (by the name as
+        written, or as its provider knows it), else the embedded model's settings for a model
+        served in-process, else the model table's row."""
+        given = self.models.get(model.strip().lower()) or self.models.get(wire_model.lower())
+        if given is not None:
+            return given
+        if in_process:
+            return self.local_model.model_info()
+        from chatlane.providers import profiles  # the table loads on first use
+
+        return profiles.model_info(model)
 
     def prepare(self, params: Mapping[str, Any], *, stream: bool) -> Call:
         """Validate and build the request; nothing is sent."""
@@ -155,6 +178,29 @@ class ClientCore:
             started=time.perf_counter(),
             in_process=endpoint.in_process,
         )
+
+
+def _given_facts(models: Mapping[str, ModelInfo] | None) -> dict[str, ModelInfo]:
+    """``models=`` checked, by lower-case name, each named after its key when it has no name."""
+    if models is None:
+        return {}
+    from chatlane.providers.profiles import ModelInfo
+
+    if not isinstance(models, Mapping):
+        raise errors.ConfigurationError(
+            f"models: expected a mapping of model names to chatlane.ModelInfo, got "
+            f"{type(models).__name__}"
+        )
+    facts: dict[str, ModelInfo] = {}
+    for name, info in models.items():
+        if not isinstance(name, str) or not name.strip():
+            raise errors.ConfigurationError(f"models: a key must be a model name, not {name!r}")
+        if not isinstance(info, ModelInfo):
+            raise errors.ConfigurationError(
+                f"models[{name!r}]: expected a chatlane.ModelInfo, got {type(info).__name__}"
+            )
+        facts[name.strip().lower()] = info if info.name else dataclasses.replace(info, name=name)
+    return facts
 
 
 def _strip(model: str, provider: str) -> str:

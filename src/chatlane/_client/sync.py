@@ -26,6 +26,7 @@ from chatlane.providers.registry import StructuredOutputMode
 from chatlane.transport.base import SyncTransport
 
 if TYPE_CHECKING:
+    from chatlane.providers.profiles import ModelInfo
     from chatlane.structured.result import Parsed
     from chatlane.structured.streams import StructuredStream
 
@@ -43,6 +44,8 @@ class Client:
     any compatible server; ``provider=`` picks a known one ("openai", "mistral", ...). With
     nothing configured it runs the embedded model (``local/smollm2``, see ``LocalModel``).
     ``middleware=`` plugs pieces around each request and each attempt (``chatlane.middleware``).
+    ``models=`` gives models their facts (``{"my-model": ModelInfo(context_window=32_768)}``:
+    what the agent trims to and what cost is reckoned with), in place of the model table's.
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class Client:
         verify: bool = True,
         local_model: LocalModel | None = None,
         middleware: Sequence[Middleware] = (),
+        models: Mapping[str, ModelInfo] | None = None,
     ) -> None:
         self._core = ClientCore(
             provider=provider,
@@ -71,13 +75,15 @@ class Client:
             retry=retry,
             default_headers=default_headers,
             middleware=middleware,
+            models=models,
+            local_model=local_model,
         )
         if transport is None:
             from chatlane.transport.sync_urllib3 import Urllib3Transport
 
             transport = Urllib3Transport(verify=verify)
         self._transport = transport
-        self._local_model = local_model or LocalModel()
+        self._local_model = self._core.local_model
         self._local_transport: SyncTransport | None = None
 
     @property
@@ -105,7 +111,8 @@ class Client:
 
     def resolve(self, model: str, *, provider: str | None = None) -> Route:
         """Where calls for ``model`` go: the provider, its name for the model, the base URL,
-        and whether the embedded model serves it. Nothing is sent."""
+        whether the embedded model serves it, and what is known about the model
+        (``model_info``). Nothing is sent."""
         return self._core.resolve(model, provider)
 
     def chat(self, **params: Unpack[ChatParams]) -> ChatCompletion:

@@ -25,6 +25,7 @@ from chatlane.conversation import Conversation
 from chatlane.core.errors import ResponseDecodeError
 from chatlane.core.types import ChatCompletion, ToolCall
 from chatlane.core.usage import sum_usage
+from chatlane.providers.profiles import ModelInfo
 from chatlane.tokens import estimate_cost, trim_messages
 from chatlane.tokens.trimming import TrimResult
 from chatlane.tools import Toolbox, ToolResult
@@ -67,6 +68,9 @@ class AgentSettings:
     max_turns: int
     max_tool_calls: int
     trim: bool
+    """Trim the history to ``model_info``'s context window (True only when it is known)."""
+    model_info: ModelInfo | None
+    """The model's facts: its context window and prices (None: nothing is known)."""
     tool_choice: Any
     """What every turn sends as ``tool_choice`` (None: "auto" when there are tools)."""
     first_tool_choice: Any
@@ -126,9 +130,10 @@ def agent_flow(
         if settings.trim:
             trim = trim_messages(
                 messages,
-                model=settings.model,
+                settings.model,
                 max_tokens=_reply_reserve(params),
                 tools=definitions or None,
+                model_info=settings.model_info,
             )
             messages = trim.messages
             if trim.dropped_messages:
@@ -144,7 +149,11 @@ def agent_flow(
                 params["tool_choice"] = choice
         completion = yield CallModel(turn, params)
         completions.append(completion)
-        cost = estimate_cost(completion.usage, settings.model) if completion.usage else None
+        cost = (
+            estimate_cost(completion.usage, settings.model, model_info=settings.model_info)
+            if completion.usage
+            else None
+        )
         costs.append(cost)
         message = completion.assistant_message()
         if message is None:

@@ -13,9 +13,11 @@ from typing import Any, TypedDict, TypeVar, Unpack
 from chatlane._client.aio import AsyncClient
 from chatlane._client.sync import Client
 from chatlane.agent.events import AgentEvent, AgentResult, FinalAnswer, TextDelta
+from chatlane.agent.facts import agent_facts, can_trim, warn_untrimmed
 from chatlane.agent.flow import AgentSettings, CallModel, Emit, Step, agent_flow
 from chatlane.conversation import Conversation
 from chatlane.core.errors import UsageError
+from chatlane.providers.profiles import ModelInfo
 from chatlane.providers.registry import get_provider
 from chatlane.tools import Tool, Toolbox
 
@@ -35,6 +37,7 @@ class AgentOptions(TypedDict, total=False):
     tool_timeout: float | None
     max_concurrency: int
     trim: bool
+    model_info: ModelInfo | None
     tool_choice: Any
     params: Mapping[str, Any] | None
 
@@ -48,6 +51,7 @@ _DEFAULTS: AgentOptions = {
     "tool_timeout": 60.0,
     "max_concurrency": 8,
     "trim": True,
+    "model_info": None,
     "tool_choice": None,
     "params": None,
 }
@@ -105,8 +109,11 @@ class _AgentBase:
             )
         # Small embedded models will not decide to call a tool by themselves: the first
         # turn must call one, later turns may answer.
-        in_process = client.resolve(model).in_process
-        first_choice = "required" if in_process and tool_choice is None else None
+        route = client.resolve(model)
+        first_choice = "required" if route.in_process and tool_choice is None else None
+        facts = agent_facts(model, given["model_info"], route.model_info)
+        trim = given["trim"] and can_trim(model, facts)
+        self._warn_untrimmed = given["trim"] and not trim
         extra = dict(given["params"] or {})
         for reserved in ("model", "messages", "tools", "tool_choice", "stream"):
             if reserved in extra:
@@ -118,7 +125,8 @@ class _AgentBase:
             toolbox=toolbox,
             max_turns=_positive("max_turns", given["max_turns"]),
             max_tool_calls=_positive("max_tool_calls", given["max_tool_calls"]),
-            trim=given["trim"],
+            trim=trim,
+            model_info=facts,
             tool_choice=tool_choice,
             first_tool_choice=first_choice,
             params=extra,
@@ -144,6 +152,8 @@ class _AgentBase:
             conversation.add_user(prompt)
         if not conversation.messages:
             raise UsageError("the conversation is empty: add a user message first")
+        if self._warn_untrimmed:
+            warn_untrimmed(self.client, self.model, stacklevel=3)  # at the caller of run()
         return agent_flow(self.settings, conversation)
 
     def _stream_params(self, step: CallModel) -> Mapping[str, Any]:
@@ -165,7 +175,10 @@ class Agent(_AgentBase):
     Bounded by ``max_turns`` model calls and ``max_tool_calls`` tool calls per run
     (``AgentLimitError``, carrying the conversation); each tool by ``tool_timeout`` seconds.
     ``params`` are chat parameters for every call (``{"temperature": 0, "max_tokens": 500}``).
-    ``model`` defaults to the client's provider's default model.
+    ``model`` defaults to the client's provider's default model. Each call's history is
+    trimmed (``trim=True``) to the model's context window: ``model_info=`` gives the model's
+    facts, else the client's (``client.resolve(model).model_info``); when no window is known
+    the history goes untrimmed, with an ``UnknownContextWindowWarning``.
     """
 
     client: Client

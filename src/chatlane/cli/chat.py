@@ -95,6 +95,7 @@ class ChatSession:
                 print(f"error: {exc}")
                 return
         print(f"(model: {self.session.agent.model})")
+        self.window_note()
 
     def tools(self, _: str) -> None:
         if not len(self.session.toolbox):
@@ -117,6 +118,11 @@ class ChatSession:
 
     def help(self, _: str) -> None:
         print(HELP)
+
+    def window_note(self) -> None:
+        note = self.session.window_note()
+        if note is not None:
+            print(note)
 
     # --- the session -----------------------------------------------------------------------
 
@@ -156,6 +162,7 @@ class ChatSession:
     def loop(self) -> None:
         tools = ", ".join(self.session.toolbox.names) or "none"
         print(f"chatlane chat: {self.session.agent.model}; tools: {tools}; /help for commands")
+        self.window_note()
         while True:
             text = _read_message()
             if text is None:

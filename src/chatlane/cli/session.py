@@ -6,12 +6,14 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from types import ModuleType
 from typing import Any
 
 import chatlane
 from chatlane.agent import Agent
 from chatlane.core.errors import UsageError
+from chatlane.tokens import UnknownContextWindowWarning
 from chatlane.tools import Tool, Toolbox, builtin_tools, file_tools
 
 __all__ = ["CLIError", "Session", "load_module_tools"]
@@ -86,6 +88,9 @@ class Session:
         self.client = chatlane.Client(
             provider=provider, base_url=args.base_url, api_key=api_key, timeout=args.timeout
         )
+        # A model without a known context window is noted by the session (window_note), not
+        # warned about by the agent: ``ask`` has no old turns to trim, ``chat`` says it once.
+        warnings.filterwarnings("ignore", category=UnknownContextWindowWarning)
         self.agent = self._agent(self.model)
 
     def _agent(self, model: str | None) -> Agent:
@@ -96,6 +101,15 @@ class Session:
             system=self.system,
             max_turns=self.max_turns,
             params=self.params,
+        )
+
+    def window_note(self) -> str | None:
+        """What to tell the user when old turns cannot be trimmed, else None."""
+        if self.agent.settings.trim:
+            return None
+        return (
+            f"(the context window of {self.agent.model} is not known: old turns are not "
+            "trimmed, and a history too long for the model fails)"
         )
 
     def switch_model(self, model: str) -> None:

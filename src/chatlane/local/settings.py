@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from chatlane.local.engine import LocalEngine
+    from chatlane.providers.profiles import ModelInfo
 
 __all__ = ["LocalModel"]
 
@@ -32,6 +34,23 @@ class LocalModel:
     model_path: str | None = None
     n_ctx: int = 4096
     n_threads: int | None = None
+
+    def model_info(self) -> ModelInfo:
+        """What these settings make of the model: its context window is ``n_ctx`` (what the
+        engine accepts, whatever the model was trained for); it runs in-process, so it is free.
+        Nothing is loaded."""
+        from chatlane.local.model_file import DEFAULT_MODEL_NAME, MODEL_FILE
+        from chatlane.providers.profiles import ModelInfo
+
+        path = None if self.model_path is None else Path(self.model_path)
+        name = DEFAULT_MODEL_NAME if path is None or path.name == MODEL_FILE else path.stem
+        return ModelInfo(
+            name,
+            context_window=self.n_ctx,
+            input_per_mtok=0.0,
+            output_per_mtok=0.0,
+            cached_input_per_mtok=0.0,
+        )
 
     def engine(self) -> LocalEngine:
         """The process-wide engine for these settings (created once; the model loads lazily)."""

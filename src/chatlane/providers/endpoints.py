@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from chatlane._version import __version__
 from chatlane.core.errors import ConfigurationError
 from chatlane.core.request import WireDialect
 from chatlane.providers.registry import COMPATIBLE, PROVIDERS, Provider, get_provider
+
+if TYPE_CHECKING:
+    from chatlane.providers.profiles import ModelInfo
 
 __all__ = [
     "DEFAULT_AZURE_API_VERSION",
@@ -62,6 +66,9 @@ class Route:
     base_url: str
     in_process: bool
     """Served by the embedded model in this process."""
+    model_info: ModelInfo | None = None
+    """What the client knows about the model: the facts it was given (``models=``), the
+    embedded model's settings, or the model table; None when nothing is known."""
 
 
 def default_provider_name(env: Mapping[str, str]) -> str:

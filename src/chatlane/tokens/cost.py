@@ -7,13 +7,17 @@ from typing import Any
 
 import msgspec
 
+from chatlane.core.errors import UsageError
 from chatlane.core.types import Usage
-from chatlane.tokens.models import model_info
+from chatlane.providers import profiles
+from chatlane.providers.profiles import ModelInfo
 
 __all__ = ["estimate_cost"]
 
 
-def estimate_cost(usage: Usage | Mapping[str, Any], model: str) -> float | None:
+def estimate_cost(
+    usage: Usage | Mapping[str, Any], model: str, *, model_info: ModelInfo | None = None
+) -> float | None:
     """The cost of one call in US dollars, or None when the model's prices are not known.
 
     - input: ``(prompt_tokens - cached_tokens) * input + cached_tokens * cached_input``,
@@ -24,13 +28,21 @@ def estimate_cost(usage: Usage | Mapping[str, Any], model: str) -> float | None:
       ``completion_tokens`` (as OpenAI, DeepSeek and OpenAI-compatible servers report them)
       and are billed as output, so they are not added again.
 
-    ``usage`` is a ``chatlane.Usage`` or the same shape as a dict. Prices are the table's
-    (see ``chatlane.tokens.models.PRICES_AS_OF``); cache writes and batch discounts are not
+    ``usage`` is a ``chatlane.Usage`` or the same shape as a dict. Prices are
+    ``model_info``'s when given (the model's facts in place of the table's), else the
+    table's (see ``chatlane.PRICES_AS_OF``); cache writes and batch discounts are not
     modelled.
     """
     if not isinstance(usage, Usage):
-        usage = msgspec.convert(usage, Usage)
-    info = model_info(model)
+        try:
+            usage = msgspec.convert(usage, Usage)
+        except msgspec.ValidationError as exc:
+            raise UsageError(f"usage: not a usage record: {exc}", model=model) from None
+    if model_info is not None and not isinstance(model_info, ModelInfo):
+        raise UsageError(
+            f"model_info must be a chatlane.ModelInfo (or None), not {type(model_info).__name__}"
+        )
+    info = profiles.model_info(model) if model_info is None else model_info
     if info is None or info.input_per_mtok is None:
         return None
     prompt = max(usage.prompt_tokens, 0)

@@ -27,6 +27,11 @@ How a model is counted:
   characters per token for English; non-Latin scripts take more bytes per character and
   more tokens), with the same per-message overhead as above.
 
+The encoding comes from the model table (``chatlane.providers.profiles``), or from
+``model_info=`` when given: ``ModelInfo(encoding="o200k_base")`` counts a model the table
+does not list with that encoding; ``encoding=None`` estimates. Every function takes the text
+or the messages first and the model second.
+
 Nothing here imports tiktoken or llama.cpp until a count needs it.
 """
 
@@ -34,17 +39,17 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
+from chatlane.core.errors import RequestValidationError, UsageError
 from chatlane.core.messages import MessageParam
 from chatlane.core.types import Message
+from chatlane.providers.profiles import ModelInfo, encoding_for_model
 from chatlane.tokens._encodings import ENCODINGS, get_encoding
-from chatlane.tokens.models import model_info
 
 if TYPE_CHECKING:
     from chatlane.local.engine import LocalEngine
@@ -71,15 +76,56 @@ class TokenCount:
     """``"o200k_base"`` / ``"cl100k_base"`` (tiktoken), ``"local-tokenizer"`` or ``"estimate"``."""
 
 
+# -- checking what callers pass ------------------------------------------------------------
+
+
+def checked_model(model: object) -> str:
+    """``model`` if it is a model name; a clear error otherwise."""
+    if not isinstance(model, str) or not model.strip():
+        raise RequestValidationError(
+            f"model: must be a non-empty string, got {model!r}", field="model"
+        )
+    return model
+
+
+def checked_facts(model_info: object) -> ModelInfo | None:
+    """``model_info`` if it is a ``ModelInfo`` (or None); a clear error otherwise."""
+    if model_info is not None and not isinstance(model_info, ModelInfo):
+        raise UsageError(
+            f"model_info must be a chatlane.ModelInfo (or None), not {type(model_info).__name__}"
+        )
+    return model_info
+
+
+def checked_messages(messages: object) -> list[Any]:
+    """``messages`` as a list, if it holds messages (a list, a Conversation...); a clear error
+    otherwise. The messages themselves are checked as they are counted."""
+    if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Iterable):
+        raise RequestValidationError(
+            f"messages: must be a list of messages, got {type(messages).__name__}",
+            field="messages",
+        )
+    return list(messages)
+
+
+def _checked_tools(tools: object) -> Sequence[Mapping[str, Any]] | None:
+    if tools is None:
+        return None
+    if (
+        isinstance(tools, str | bytes | Mapping)
+        or not isinstance(tools, Sequence)
+        or not all(isinstance(tool, Mapping) for tool in tools)
+    ):
+        raise RequestValidationError(
+            "tools: must be a list of tool definitions (mappings)", field="tools"
+        )
+    return tools
+
+
 # -- which counter a model gets ------------------------------------------------------------
 
-_OPENAI_FAMILIES: Final = (
-    (re.compile(r"^(?:gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o\d(?:-|$))"), "o200k_base"),
-    (re.compile(r"^(?:gpt-4|gpt-3\.5|gpt-35|text-embedding-3|text-embedding-ada)"), "cl100k_base"),
-    (re.compile(r"^gpt-oss"), "o200k_harmony"),
-)
-
 _LOCAL_NAMES: Final = frozenset({"smollm2"})
+_KNOWN_ENCODINGS: Final = frozenset({*ENCODINGS, "o200k_harmony"})
 
 
 def is_local_model(model: str) -> bool:
@@ -88,29 +134,22 @@ def is_local_model(model: str) -> bool:
     return key.startswith("local/") or key in _LOCAL_NAMES
 
 
-def encoding_for_model(model: str) -> str | None:
-    """The tiktoken encoding name of an OpenAI model (also behind a prefix), else None."""
-    info = model_info(model)
-    if info is not None:
-        return info.encoding
-    key = model.strip().lower()
-    if key.startswith("ft:"):
-        key = key[3:]
-    last = key.split("/")[-1]
-    for pattern, encoding in _OPENAI_FAMILIES:
-        if pattern.match(last):
-            return encoding
-    return None
-
-
 def estimate_tokens(text: str) -> int:
     """The rough count used when no tokenizer is available: one token per 4 UTF-8 bytes."""
     return math.ceil(len(text.encode("utf-8", "surrogatepass")) / 4)
 
 
-def _text_counter(model: str) -> tuple[Callable[[str], int], str, bool]:
+def _text_counter(
+    model: str, model_info: ModelInfo | None
+) -> tuple[Callable[[str], int], str, bool]:
     """(count function, method, exact) for text of a non-local ``model``."""
-    name = encoding_for_model(model)
+    name = encoding_for_model(model) if model_info is None else model_info.encoding
+    if name is not None and name not in _KNOWN_ENCODINGS:
+        raise UsageError(
+            f"model_info.encoding: chatlane does not count with {name!r}; use one of "
+            f"{', '.join(sorted(_KNOWN_ENCODINGS))}, or None for an estimate",
+            model=model,
+        )
     if name is not None:
         # o200k_harmony shares o200k_base's vocabulary: text counts are the same, but the
         # harmony chat format's overhead is not the one modelled here.
@@ -127,17 +166,22 @@ def _text_counter(model: str) -> tuple[Callable[[str], int], str, bool]:
 # -- text ---------------------------------------------------------------------------------
 
 
-def count_tokens(text: str, model: str) -> int:
+def count_tokens(text: str, model: str, *, model_info: ModelInfo | None = None) -> int:
     """Tokens of ``text`` for ``model``: exact for OpenAI and local models, else an estimate.
 
+    ``model_info`` gives the model's facts in place of the table's (its ``encoding``).
     Text that looks like a special token (``<|endoftext|>``) counts as plain text, as the
     API treats it in messages.
     """
+    if not isinstance(text, str):
+        raise UsageError(f"text must be a string, not {type(text).__name__}")
+    model = checked_model(model)
+    model_info = checked_facts(model_info)
     if is_local_model(model):
         engine = _local_engine(model)
         if engine is not None:
             return engine.count_tokens(text)
-    counter, _method, _exact = _text_counter(model)
+    counter, _method, _exact = _text_counter(model, model_info)
     return counter(text)
 
 
@@ -161,7 +205,10 @@ def message_dict(message: Any) -> Mapping[str, Any]:
         converted: dict[str, Any] = msgspec.to_builtins(message)
         converted["role"] = message.role  # omitted by to_builtins when it is the default
         return converted
-    raise TypeError(f"a message must be a mapping or a Message, not {type(message).__name__}")
+    raise RequestValidationError(
+        f"messages: a message must be a mapping or a Message, not {type(message).__name__}",
+        field="messages",
+    )
 
 
 def _content_tokens(content: Any, count: Callable[[str], int]) -> tuple[int, bool]:
@@ -262,17 +309,23 @@ def count_message_tokens(
     model: str,
     *,
     tools: Sequence[Mapping[str, Any]] | None = None,
+    model_info: ModelInfo | None = None,
 ) -> TokenCount:
     """Prompt tokens that ``messages`` (and ``tools``) take for ``model``, reply priming included.
 
-    ``messages`` may mix dicts and ``chatlane.Message`` structs. See the module docs for how
-    each kind of model is counted and when the result is exact.
+    ``messages`` may mix dicts and ``chatlane.Message`` structs; ``model_info`` gives the
+    model's facts in place of the table's. See the module docs for how each kind of model is
+    counted and when the result is exact.
     """
+    messages = checked_messages(messages)
+    model = checked_model(model)
+    tools = _checked_tools(tools)
+    model_info = checked_facts(model_info)
     if is_local_model(model):
         local = _count_local(messages, model, tools)
         if local is not None:
             return local
-    counter, method, exact = _text_counter(model)
+    counter, method, exact = _text_counter(model, model_info)
     tokens = _REPLY_PRIMING
     for message in messages:
         message_tokens, message_exact = _message_tokens(message_dict(message), counter)
@@ -289,14 +342,16 @@ def message_costs(
     model: str,
     *,
     tools: Sequence[Mapping[str, Any]] | None = None,
+    model_info: ModelInfo | None = None,
 ) -> tuple[int, list[int]] | None:
     """(fixed tokens, tokens of each message) when counts add up message by message.
 
     None for local models, whose chat template merges turns: count those as a whole.
     """
+    tools = _checked_tools(tools)
     if is_local_model(model) and _local_engine(model) is not None:
         return None
-    counter, method, _exact = _text_counter(model)
+    counter, method, _exact = _text_counter(model, model_info)
     fixed = _REPLY_PRIMING + (_tools_tokens(tools, counter, method) if tools else 0)
     return fixed, [_message_tokens(message_dict(m), counter)[0] for m in messages]
 

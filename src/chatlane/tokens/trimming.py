@@ -14,6 +14,12 @@ results, and never leaves a reply without the question it answers.
 If the kept part alone does not fit, :class:`PromptTooLongError` says by how much.
 The input list and its messages are never changed; the result holds the same message objects
 (dicts or ``chatlane.Message`` structs alike) in their original order.
+
+The window is ``context_window=`` when given, else that of ``model_info=`` (the model's facts,
+as a client's ``resolve(model).model_info`` has them), else the model table's. A window that
+is not known is an error, never a silent "nothing trimmed": the server would refuse the prompt
+later, with less to go on. The agent, which cannot raise mid-run for it, warns instead
+(:class:`UnknownContextWindowWarning`, once per model and client) and sends the whole history.
 """
 
 from __future__ import annotations
@@ -22,18 +28,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chatlane.core.errors import RequestValidationError, UsageError
+from chatlane.core.errors import ChatlaneWarning, RequestValidationError, UsageError
 from chatlane.core.messages import MessageParam
+from chatlane.providers import profiles
+from chatlane.providers.profiles import ModelInfo
 from chatlane.tokens.counting import (
+    checked_facts,
+    checked_messages,
+    checked_model,
     count_message_tokens,
     is_local_model,
     local_context_window,
     message_costs,
     message_dict,
 )
-from chatlane.tokens.models import model_info
 
-__all__ = ["PromptTooLongError", "TrimResult", "trim_messages"]
+__all__ = [
+    "PromptTooLongError",
+    "TrimResult",
+    "UnknownContextWindowWarning",
+    "context_window_of",
+    "trim_messages",
+    "unknown_window_advice",
+]
 
 _PINNED_ROLES = frozenset({"system", "developer"})
 
@@ -58,6 +75,20 @@ class PromptTooLongError(UsageError):
         self.prompt_tokens = prompt_tokens
         self.max_tokens = max_tokens
         self.context_window = context_window
+
+
+class UnknownContextWindowWarning(ChatlaneWarning):
+    """The context window of a model is not known, so the agent sends its whole history
+    untrimmed (a prompt too long for the model is then refused by the server)."""
+
+
+def unknown_window_advice(model: str) -> str:
+    """How to give ``model`` its context window, for errors and warnings that lack it."""
+    return (
+        f"give the model its facts: chatlane.Client(models={{{model!r}: "
+        "chatlane.ModelInfo(context_window=...)}), or model_info=chatlane.ModelInfo("
+        "context_window=...) on the call or the Agent"
+    )
 
 
 @dataclass(frozen=True)
@@ -106,8 +137,13 @@ def _turns(roles: Sequence[str]) -> list[list[int]]:
     return turns
 
 
-def _context_window(model: str) -> int | None:
-    info = model_info(model)
+def context_window_of(model: str, model_info: ModelInfo | None = None) -> int | None:
+    """The window ``model`` is trimmed to: ``model_info``'s when given, else the table's (for
+    a bare ``local/...`` name, the default ``LocalModel()``'s ``n_ctx`` when smaller); None
+    when it is not known."""
+    if model_info is not None:
+        return model_info.context_window
+    info = profiles.model_info(model)
     window = info.context_window if info is not None else None
     if is_local_model(model):
         engine_window = local_context_window(model)
@@ -118,22 +154,28 @@ def _context_window(model: str) -> int | None:
 
 def trim_messages(
     messages: Sequence[MessageParam],
-    *,
     model: str,
+    *,
     max_tokens: int,
     context_window: int | None = None,
     tools: Sequence[Mapping[str, Any]] | None = None,
+    model_info: ModelInfo | None = None,
 ) -> TrimResult:
     """Drop the oldest turns of ``messages`` until the prompt and ``max_tokens`` fit.
 
-    ``context_window`` defaults to the model's (``model_info``; for the embedded model, the
-    engine's ``n_ctx`` when smaller). When it is not known, nothing is dropped. Counting is
-    ``count_message_tokens(..., model, tools=tools)``: exact for OpenAI and local models,
-    an estimate for others (leave headroom in ``max_tokens`` there).
+    The window is ``context_window``, else ``model_info``'s (the model's facts in place of
+    the table's), else the model table's (for the embedded model, the engine's ``n_ctx``
+    when smaller). Counting is ``count_message_tokens(messages, model, tools=tools,
+    model_info=model_info)``: exact for OpenAI and local models, an estimate for others
+    (leave headroom in ``max_tokens`` there).
 
     Raises PromptTooLongError when the system messages, the latest user turn and the tools
-    alone leave less than ``max_tokens`` of the window.
+    alone leave less than ``max_tokens`` of the window, and UsageError when the window is
+    not known (it names the model and how to give its facts).
     """
+    items = checked_messages(messages)
+    model = checked_model(model)
+    model_info = checked_facts(model_info)
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
         raise RequestValidationError(
             "max_tokens must be a non-negative integer", field="max_tokens"
@@ -146,19 +188,25 @@ def trim_messages(
         raise RequestValidationError(
             "context_window must be a positive integer", field="context_window"
         )
-    items = list(messages)
-    window = context_window if context_window is not None else _context_window(model)
-    costs = message_costs(items, model, tools=tools)
+    window = context_window if context_window is not None else context_window_of(model, model_info)
+    if window is None:
+        raise UsageError(
+            f"the context window of {model!r} is not known, so its messages cannot be trimmed "
+            f"to fit: pass context_window=, or {unknown_window_advice(model)}",
+            model=model,
+        )
+    costs = message_costs(items, model, tools=tools, model_info=model_info)
 
     def count(indices: Sequence[int]) -> int:
         if costs is not None:
             fixed, per_message = costs
             return fixed + sum(per_message[i] for i in indices)
-        return count_message_tokens([items[i] for i in indices], model, tools=tools).tokens
+        kept = [items[i] for i in indices]
+        return count_message_tokens(kept, model, tools=tools, model_info=model_info).tokens
 
     everything = range(len(items))
     total = count(everything)
-    if window is None or total + max_tokens <= window:
+    if total + max_tokens <= window:
         return TrimResult(items, 0, 0, total)
 
     budget = window - max_tokens
