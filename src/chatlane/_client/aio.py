@@ -8,32 +8,25 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Generator,
-    Mapping,
-    Sequence,
 )
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack
 
+from chatlane._client.base import ClientBase
 from chatlane._client.call import Call
-from chatlane._client.core import ClientCore
 from chatlane._client.drive import adrive, arun
 from chatlane._client.flow import fetch_attempt, retrying
-from chatlane._client.layers import Middleware
 from chatlane._client.ping import PingResult
 from chatlane._client.steps import Fetch, Open, Read, ReadChunk, Release, Sleep, Step
 from chatlane._client.stream import StreamBase
 from chatlane.core import errors
 from chatlane.core.request import ChatParams
-from chatlane.core.retry import RetryPolicy
-from chatlane.core.timeouts import Timeout
 from chatlane.core.types import ChatCompletion, ChatCompletionChunk
-from chatlane.local.settings import LocalModel
-from chatlane.providers.endpoints import Route
 from chatlane.providers.registry import StructuredOutputMode
 from chatlane.transport.base import AsyncTransport
 
 if TYPE_CHECKING:
-    from chatlane.providers.profiles import ModelInfo
+    from chatlane.local.engine import LocalEngine
     from chatlane.structured.result import Parsed
     from chatlane.structured.streams import AsyncStructuredStream
 
@@ -42,7 +35,7 @@ __all__ = ["AsyncChatStream", "AsyncClient"]
 T = TypeVar("T")
 
 
-class AsyncClient:
+class AsyncClient(ClientBase[AsyncTransport]):
     """The async twin of ``Client``: the same surface, awaited. Safe to share across tasks of
     one event loop; reuses connections. Close it (or use ``async with``) when done.
 
@@ -54,53 +47,6 @@ class AsyncClient:
     ``models=`` gives models their facts (``{"my-model": ModelInfo(context_window=32_768)}``:
     what the agent trims to and what cost is reckoned with), in place of the model table's.
     """
-
-    def __init__(
-        self,
-        *,
-        provider: str | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        api_version: str | None = None,
-        timeout: Timeout | float | None = None,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        transport: AsyncTransport | None = None,
-        verify: bool = True,
-        local_model: LocalModel | None = None,
-        middleware: Sequence[Middleware] = (),
-        models: Mapping[str, ModelInfo] | None = None,
-    ) -> None:
-        self._core = ClientCore(
-            provider=provider,
-            base_url=base_url,
-            api_key=api_key,
-            api_version=api_version,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry=retry,
-            default_headers=default_headers,
-            middleware=middleware,
-            models=models,
-            local_model=local_model,
-        )
-        if transport is None:
-            from chatlane.transport.async_aiohttp import AiohttpTransport
-
-            transport = AiohttpTransport(verify=verify)
-        self._transport = transport
-        self._local_model = self._core.local_model
-        self._local_transport: AsyncTransport | None = None
-
-    @property
-    def provider(self) -> str:
-        """The provider calls go to unless a model or call names another ("local" when
-        nothing is configured)."""
-        return self._core.provider
-
-    def __repr__(self) -> str:
-        return f"AsyncClient({self._core!r})"
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -115,10 +61,6 @@ class AsyncClient:
 
     async def close(self) -> None:
         await self._transport.close()
-
-    def resolve(self, model: str, *, provider: str | None = None) -> Route:
-        """Where calls for ``model`` go (as ``Client.resolve``). Nothing is sent."""
-        return self._core.resolve(model, provider)
 
     async def chat(self, **params: Unpack[ChatParams]) -> ChatCompletion:
         """Send a chat request and return the whole completion."""
@@ -140,16 +82,9 @@ class AsyncClient:
     ) -> Parsed[T]:
         """Ask for an instance of ``response_model`` and return it validated (as
         ``Client.parse``, awaited)."""
-        from chatlane.structured.flow import arun_steps, plan
+        from chatlane.structured.flow import arun_steps
 
-        flow = plan(
-            self._core.resolve,
-            params,
-            response_model=response_model,
-            mode=mode,
-            strict=strict,
-            max_attempts=max_attempts,
-        )
+        flow = self._plan(params, response_model, mode, strict, max_attempts)
         return await arun_steps(flow.steps(), lambda request: self.chat(**request))
 
     def parse_stream(
@@ -163,17 +98,9 @@ class AsyncClient:
     ) -> AsyncStructuredStream[T]:
         """Like ``parse()``, streamed: iterate partial objects (plain JSON data, each time
         the answer grows), then ``await final()`` for the validated ``Parsed`` result."""
-        from chatlane.structured.flow import plan
         from chatlane.structured.streams import AsyncStructuredStream
 
-        flow = plan(
-            self._core.resolve,
-            params,
-            response_model=response_model,
-            mode=mode,
-            strict=strict,
-            max_attempts=max_attempts,
-        )
+        flow = self._plan(params, response_model, mode, strict, max_attempts)
         return AsyncStructuredStream(self, flow)
 
     async def ping(self, *, provider: str | None = None) -> PingResult:
@@ -207,14 +134,15 @@ class AsyncClient:
             return asyncio.sleep(step.seconds)
         return _refuse(step)
 
-    def _transport_for(self, in_process: bool) -> AsyncTransport:
-        if not in_process:
-            return self._transport
-        if self._local_transport is None:
-            from chatlane.transport.local import AsyncLocalTransport
+    def _http_transport(self, verify: bool) -> AsyncTransport:
+        from chatlane.transport.async_aiohttp import AiohttpTransport
 
-            self._local_transport = AsyncLocalTransport(self._local_model.engine())
-        return self._local_transport
+        return AiohttpTransport(verify=verify)
+
+    def _in_process_transport(self, engine: LocalEngine) -> AsyncTransport:
+        from chatlane.transport.local import AsyncLocalTransport
+
+        return AsyncLocalTransport(engine)
 
 
 class AsyncChatStream(StreamBase):

@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack
 
+from chatlane._client.base import ClientBase
 from chatlane._client.call import Call
-from chatlane._client.core import ClientCore
 from chatlane._client.drive import drive, run
 from chatlane._client.flow import fetch_attempt, retrying
-from chatlane._client.layers import Middleware
 from chatlane._client.ping import PingResult
 from chatlane._client.steps import Fetch, Open, Read, ReadChunk, Release, Sleep, Step
 from chatlane._client.stream import StreamBase
 from chatlane.core import errors
 from chatlane.core.request import ChatParams
-from chatlane.core.retry import RetryPolicy
-from chatlane.core.timeouts import Timeout
 from chatlane.core.types import ChatCompletion, ChatCompletionChunk
-from chatlane.local.settings import LocalModel
-from chatlane.providers.endpoints import Route
 from chatlane.providers.registry import StructuredOutputMode
 from chatlane.transport.base import SyncTransport
 
 if TYPE_CHECKING:
-    from chatlane.providers.profiles import ModelInfo
+    from chatlane.local.engine import LocalEngine
     from chatlane.structured.result import Parsed
     from chatlane.structured.streams import StructuredStream
 
@@ -35,7 +30,7 @@ __all__ = ["ChatStream", "Client"]
 T = TypeVar("T")
 
 
-class Client:
+class Client(ClientBase[SyncTransport]):
     """A Chat Completions client for any OpenAI-compatible provider. Safe to share across
     threads; reuses connections. Close it (or use ``with``) when done.
 
@@ -47,53 +42,6 @@ class Client:
     ``models=`` gives models their facts (``{"my-model": ModelInfo(context_window=32_768)}``:
     what the agent trims to and what cost is reckoned with), in place of the model table's.
     """
-
-    def __init__(
-        self,
-        *,
-        provider: str | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        api_version: str | None = None,
-        timeout: Timeout | float | None = None,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        transport: SyncTransport | None = None,
-        verify: bool = True,
-        local_model: LocalModel | None = None,
-        middleware: Sequence[Middleware] = (),
-        models: Mapping[str, ModelInfo] | None = None,
-    ) -> None:
-        self._core = ClientCore(
-            provider=provider,
-            base_url=base_url,
-            api_key=api_key,
-            api_version=api_version,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry=retry,
-            default_headers=default_headers,
-            middleware=middleware,
-            models=models,
-            local_model=local_model,
-        )
-        if transport is None:
-            from chatlane.transport.sync_urllib3 import Urllib3Transport
-
-            transport = Urllib3Transport(verify=verify)
-        self._transport = transport
-        self._local_model = self._core.local_model
-        self._local_transport: SyncTransport | None = None
-
-    @property
-    def provider(self) -> str:
-        """The provider calls go to unless a model or call names another ("local" when
-        nothing is configured)."""
-        return self._core.provider
-
-    def __repr__(self) -> str:
-        return f"Client({self._core!r})"
 
     def __enter__(self) -> Client:
         return self
@@ -108,12 +56,6 @@ class Client:
 
     def close(self) -> None:
         self._transport.close()
-
-    def resolve(self, model: str, *, provider: str | None = None) -> Route:
-        """Where calls for ``model`` go: the provider, its name for the model, the base URL,
-        whether the embedded model serves it, and what is known about the model
-        (``model_info``). Nothing is sent."""
-        return self._core.resolve(model, provider)
 
     def chat(self, **params: Unpack[ChatParams]) -> ChatCompletion:
         """Send a chat request and return the whole completion."""
@@ -139,22 +81,15 @@ class Client:
         validates); the other keywords are ``chat()``'s. ``mode`` is "json_schema",
         "json_object" or "tools" (None: what the provider takes best). ``strict`` sends the
         strict schema for the provider to enforce; a model without one is an
-        ``OutputSchemaError`` naming the field, unless ``strict="fallback"`` (a warning, then
+        ``StrictSchemaError`` naming the field, unless ``strict="fallback"`` (a warning, then
         the plain schema) or ``False``. An answer that fails validation is asked again with
         its errors, up to ``max_attempts`` in all, then ``OutputValidationError``. Refusals
         and cut-off answers raise ``OutputRefusedError`` and ``OutputTruncatedError`` at
         once. The logic lives in ``chatlane.structured``.
         """
-        from chatlane.structured.flow import plan, run_steps
+        from chatlane.structured.flow import run_steps
 
-        flow = plan(
-            self._core.resolve,
-            params,
-            response_model=response_model,
-            mode=mode,
-            strict=strict,
-            max_attempts=max_attempts,
-        )
+        flow = self._plan(params, response_model, mode, strict, max_attempts)
         return run_steps(flow.steps(), lambda request: self.chat(**request))
 
     def parse_stream(
@@ -168,17 +103,9 @@ class Client:
     ) -> StructuredStream[T]:
         """Like ``parse()``, streamed: iterate partial objects (plain JSON data, each time
         the answer grows), then ``final()`` for the validated ``Parsed`` result."""
-        from chatlane.structured.flow import plan
         from chatlane.structured.streams import StructuredStream
 
-        flow = plan(
-            self._core.resolve,
-            params,
-            response_model=response_model,
-            mode=mode,
-            strict=strict,
-            max_attempts=max_attempts,
-        )
+        flow = self._plan(params, response_model, mode, strict, max_attempts)
         return StructuredStream(self, flow)
 
     def ping(self, *, provider: str | None = None) -> PingResult:
@@ -207,14 +134,15 @@ class Client:
             return time.sleep(step.seconds)
         raise errors.UsageError(f"the call flow yielded {step!r}, which is not a step")
 
-    def _transport_for(self, in_process: bool) -> SyncTransport:
-        if not in_process:
-            return self._transport
-        if self._local_transport is None:
-            from chatlane.transport.local import LocalTransport
+    def _http_transport(self, verify: bool) -> SyncTransport:
+        from chatlane.transport.sync_urllib3 import Urllib3Transport
 
-            self._local_transport = LocalTransport(self._local_model.engine())
-        return self._local_transport
+        return Urllib3Transport(verify=verify)
+
+    def _in_process_transport(self, engine: LocalEngine) -> SyncTransport:
+        from chatlane.transport.local import LocalTransport
+
+        return LocalTransport(engine)
 
 
 class ChatStream(StreamBase):

@@ -1,0 +1,111 @@
+"""What ``Client`` and ``AsyncClient`` share above the call flow: construction, routing and
+planning a structured call. Only the I/O (``sync.py``, ``aio.py``) differs between them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from chatlane._client.core import ClientCore
+from chatlane._client.layers import Middleware
+from chatlane.core.retry import RetryPolicy
+from chatlane.core.timeouts import Timeout
+from chatlane.local.settings import LocalModel
+from chatlane.providers.endpoints import Route
+from chatlane.providers.registry import StructuredOutputMode
+from chatlane.tokens.models import ModelInfo
+
+if TYPE_CHECKING:
+    from chatlane.local.engine import LocalEngine
+    from chatlane.structured.flow import ParseFlow
+
+__all__ = ["ClientBase"]
+
+TransportT = TypeVar("TransportT")
+T = TypeVar("T")
+
+
+class ClientBase(Generic[TransportT]):
+    """The configuration half of a client; subclasses say which transports they use."""
+
+    def __init__(
+        self,
+        *,
+        provider: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        api_version: str | None = None,
+        timeout: Timeout | float | None = None,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        transport: TransportT | None = None,
+        verify: bool = True,
+        local_model: LocalModel | None = None,
+        middleware: Sequence[Middleware] = (),
+        models: Mapping[str, ModelInfo] | None = None,
+    ) -> None:
+        self._core = ClientCore(
+            provider=provider,
+            base_url=base_url,
+            api_key=api_key,
+            api_version=api_version,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry=retry,
+            default_headers=default_headers,
+            middleware=middleware,
+            models=models,
+            local_model=local_model,
+        )
+        self._transport = self._http_transport(verify) if transport is None else transport
+        self._local_transport: TransportT | None = None
+
+    @property
+    def provider(self) -> str:
+        """The provider calls go to unless a model or call names another ("local" when
+        nothing is configured)."""
+        return self._core.provider
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._core!r})"
+
+    def resolve(self, model: str, *, provider: str | None = None) -> Route:
+        """Where calls for ``model`` go: the provider, its name for the model, the base URL,
+        whether the embedded model serves it, and what is known about the model
+        (``model_info``). Nothing is sent."""
+        return self._core.resolve(model, provider)
+
+    def _http_transport(self, verify: bool) -> TransportT:
+        """The transport when none is given (imported only then: it costs import time)."""
+        raise NotImplementedError
+
+    def _in_process_transport(self, engine: LocalEngine) -> TransportT:
+        """The embedded model's transport, made with the first call it serves."""
+        raise NotImplementedError
+
+    def _transport_for(self, in_process: bool) -> TransportT:
+        if not in_process:
+            return self._transport
+        if self._local_transport is None:
+            self._local_transport = self._in_process_transport(self._core.local_model.engine())
+        return self._local_transport
+
+    def _plan(
+        self,
+        params: Mapping[str, Any],
+        response_model: type[T],
+        mode: StructuredOutputMode | None,
+        strict: bool | Literal["fallback"],
+        max_attempts: int,
+    ) -> ParseFlow[T]:
+        from chatlane.structured.flow import plan
+
+        return plan(
+            self._core.resolve,
+            params,
+            response_model=response_model,
+            mode=mode,
+            strict=strict,
+            max_attempts=max_attempts,
+        )
