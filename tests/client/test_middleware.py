@@ -11,7 +11,7 @@ import pytest
 
 import chatlane
 from chatlane.middleware import Call, Flow, Middleware, Proceed, Sleep
-from chatlane.testing import Completion, ErrorReply, FakeServer, ResetBeforeHeaders, ResetMidStream
+from chatlane.testing import Completion, ErrorReply, FakeServer, ResetBeforeHeaders
 from tests.client.drivers import MakeDriver
 from tests.conftest import API_KEY, FAST_RETRY
 
@@ -67,9 +67,7 @@ def test_a_piece_sees_every_attempt_of_a_stream(
     make_driver: MakeDriver, server: FakeServer
 ) -> None:
     recorder = Recorder()
-    server.enqueue(
-        ErrorReply(500), ResetBeforeHeaders(), ResetMidStream(chunks=[]), Completion(content="ok")
-    )
+    server.enqueue(ErrorReply(500), ResetBeforeHeaders(), ErrorReply(429), Completion(content="ok"))
     run = make_driver(middleware=[recorder], retry=chatlane.RetryPolicy(max_retries=3)).stream(
         model="m", messages=HI
     )
@@ -84,7 +82,7 @@ def test_a_piece_sees_every_attempt_of_a_stream(
         ("attempt", 2),
         ("attempt failed", 2, None, "ConnectError"),
         ("attempt", 3),
-        ("attempt failed", 3, 200, "StreamInterrupted"),
+        ("attempt failed", 3, 429, "RateLimitError"),
         ("attempt", 4),
         ("attempt done", 4, 200),
         ("request done", "ok", 4),

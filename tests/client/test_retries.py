@@ -132,14 +132,54 @@ def test_html_error_page_becomes_a_readable_api_error(driver: Driver, server: Fa
     assert info.value.status == 502
 
 
-def test_stream_is_retried_when_reset_before_the_first_chunk(
+def test_a_stream_cut_after_its_headers_is_never_sent_again(
     driver: Driver, server: FakeServer
 ) -> None:
-    server.enqueue(ResetMidStream(chunks=[]), Stream(chunks=["ok"]))
+    # The server had started answering: the request may have been billed.
+    server.enqueue(ResetMidStream(chunks=[]), Stream(chunks=["never"]))
+    run = driver.stream(model="m", messages=HI)
+    assert isinstance(run.error, chatlane.StreamInterrupted)
+    assert run.chunks == []
+    assert run.error.attempts == 1
+    assert len(server.chat_requests) == 1
+
+
+def test_a_stream_reset_before_its_headers_is_retried(driver: Driver, server: FakeServer) -> None:
+    server.enqueue(ResetBeforeHeaders(), Stream(chunks=["ok"]))
     run = driver.stream(model="m", messages=HI)
     assert run.error is None
     assert "".join(c.text for c in run.chunks) == "ok"
     assert run.attempts == 2
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_an_error_not_an_answer(
+    status: int, driver: Driver, server: FakeServer
+) -> None:
+    elsewhere = {"location": "https://elsewhere.example/v1/chat/completions"}
+    server.enqueue(ErrorReply(status, headers=elsewhere), ErrorReply(status, headers=elsewhere))
+    with pytest.raises(chatlane.APIError, match=r"redirect to 'https://elsewhere\.example") as info:
+        driver.chat(model="m", messages=HI)
+    assert info.value.status == status
+    assert info.value.attempts == 1
+    run = driver.stream(model="m", messages=HI)
+    assert isinstance(run.error, chatlane.APIError)
+    assert run.error.status == status
+    assert len(server.chat_requests) == 2
+
+
+def test_a_server_that_ignores_stream_true_is_a_typed_error_not_retried(
+    driver: Driver, server: FakeServer
+) -> None:
+    from chatlane.testing import RawResponse
+
+    whole = b'{"choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]}'
+    server.enqueue(RawResponse(body=whole, content_type="application/json"), Stream(["no"]))
+    run = driver.stream(model="m", messages=HI)
+    assert isinstance(run.error, chatlane.ResponseDecodeError)
+    assert "does not stream" in run.error.message
+    assert run.error.status == 200
+    assert len(server.chat_requests) == 1
 
 
 def test_stream_is_never_retried_after_a_chunk_reached_the_caller(

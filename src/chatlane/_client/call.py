@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from chatlane.core import errors
 from chatlane.core.error_mapping import ErrorContext
@@ -16,6 +16,8 @@ from chatlane.core.timeouts import Timeout
 from chatlane.transport.base import HTTPRequest
 
 __all__ = ["NO_HEADERS", "Call"]
+
+E = TypeVar("E", bound=errors.ChatlaneError)
 
 NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
@@ -51,7 +53,7 @@ class Call:
     status: int | None = None
     headers: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS, repr=False)
     delivered: bool = False
-    """A stream handed chunks to the caller: from then on it is never sent again."""
+    """A stream handed chunks to the caller (a fallback must not start it over elsewhere)."""
     decoder: StreamDecoder | None = field(default=None, repr=False)
     """The current attempt's stream decoder (timing, the accumulated message)."""
     ended_at: float | None = None
@@ -83,7 +85,7 @@ class Call:
             limit = max(limit - (time.perf_counter() - self.started), 0.0)
         return _cap(limit, self.remaining())
 
-    def annotate(self, error: errors.ChatlaneError) -> errors.ChatlaneError:
+    def annotate(self, error: E) -> E:
         error.provider = error.provider or self.context.provider
         error.model = error.model or self.context.model
         error.attempts = self.attempts

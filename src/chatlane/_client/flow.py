@@ -53,8 +53,6 @@ def _retry_delay(policy: RetryPolicy, call: Call, error: errors.ChatlaneError) -
     """Seconds to wait before the next attempt, or None to give up."""
     if isinstance(error, RETRYABLE_TRANSPORT):
         status = None
-    elif isinstance(error, errors.StreamInterrupted) and call.stream and not call.delivered:
-        status = None  # the caller saw nothing of this stream yet
     elif isinstance(error, errors.APIError) and not isinstance(error, errors.StreamError):
         status = error.status
     else:
@@ -109,7 +107,21 @@ def _received(call: Call, fetched: Fetched) -> Fetched:
     call.status, call.headers = fetched.status, fetched.headers
     if fetched.status >= 400:
         raise _api_error(call, fetched.body)
+    if fetched.status >= 300:
+        raise _redirected(call)
     return fetched
+
+
+def _redirected(call: Call) -> errors.APIError:
+    """A 3xx is not an answer: chatlane does not resend a request elsewhere by itself."""
+    location = call.headers.get("location")
+    where = f" to {call.context.scrub(location)!r}" if location else ""
+    error = errors.APIError(
+        f"the server answered {call.status}, a redirect{where}; chatlane does not follow"
+        " redirects: set base_url to the URL that answers",
+        status=call.status,
+    )
+    return call.annotate(error)
 
 
 def stream_attempt(call: Call) -> Steps[ChatCompletion]:
@@ -119,9 +131,21 @@ def stream_attempt(call: Call) -> Steps[ChatCompletion]:
             call.request, call.connect_timeout(), call.first_token_timeout(), call.in_process
         )
         call.status, call.headers = response.status, response.headers
-        if response.status >= 400:
+        if response.status >= 300:
             body: bytes = yield Read(response, call.read_timeout(call.timeout.idle))
-            raise _api_error(call, body)
+            raise _api_error(call, body) if response.status >= 400 else _redirected(call)
+        kind = response.headers.get("content-type", "")
+        if kind.startswith("application/json"):
+            # It ignored "stream": true: a whole answer (maybe billed) is not a stream to retry.
+            yield Release(response)
+            raise call.annotate(
+                errors.ResponseDecodeError(
+                    "asked for a stream, the server answered with a whole JSON body: it does"
+                    " not stream (use chat())",
+                    status=response.status,
+                    request_id=request_id_from(response.headers),
+                )
+            )
     except errors.TimeoutError as exc:
         raise _waited(call, exc) from None
     decoder = call.decoder = StreamDecoder(
