@@ -12,8 +12,8 @@ from chatlane.core.retry import RetryPolicy
 from chatlane.core.timeouts import Timeout
 from chatlane.local.settings import LocalModel
 from chatlane.providers.endpoints import Route
+from chatlane.providers.profiles import ModelInfo
 from chatlane.providers.registry import StructuredOutputMode
-from chatlane.tokens.models import ModelInfo
 
 if TYPE_CHECKING:
     from chatlane.local.engine import LocalEngine
