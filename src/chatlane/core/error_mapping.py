@@ -38,23 +38,63 @@ _FILTER_CODES = frozenset(
 )
 
 _BODY_LIMIT = 2000
-_MIN_SECRET = 8
+_MESSAGE_LIMIT = 200
 
 
-class ErrorContext(msgspec.Struct, frozen=True):
-    """What the client knows about the call an error belongs to."""
+class ErrorContext:
+    """What the client knows about the call an error belongs to.
 
-    provider: str | None = None
-    model: str | None = None
-    secret: str | None = None
-    """The API key in use, scrubbed from any provider text that echoes it."""
+    ``secret`` is the API key in use, scrubbed from any provider text that echoes it. It is
+    never shown: the repr hides it and a pickled context leaves it out.
+    """
+
+    __slots__ = ("_secret", "model", "provider")
+
+    provider: str | None
+    model: str | None
+    _secret: str | None
+
+    def __init__(
+        self, provider: str | None = None, model: str | None = None, secret: str | None = None
+    ) -> None:
+        object.__setattr__(self, "provider", provider)
+        object.__setattr__(self, "model", model)
+        object.__setattr__(self, "_secret", secret)
+        errors.register_secret(secret)
+
+    @property
+    def secret(self) -> str | None:
+        return self._secret
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"ErrorContext is immutable (cannot set {name!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ErrorContext):
+            return NotImplemented
+        return (self.provider, self.model, self.secret) == (
+            other.provider,
+            other.model,
+            other.secret,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.provider, self.model, self.secret))
+
+    def __repr__(self) -> str:
+        secret = None if self.secret is None else "<hidden>"
+        return f"ErrorContext(provider={self.provider!r}, model={self.model!r}, secret={secret})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return ErrorContext, (self.provider, self.model)
 
     def scrub(self, text: str) -> str:
-        # Short placeholders ("k", "none", "ollama") are not secrets, and replacing them
-        # would mangle ordinary words in the message.
-        if self.secret and len(self.secret) >= _MIN_SECRET and self.secret in text:
-            return text.replace(self.secret, "***")
-        return text
+        """``text`` without the key (whole, or a start of it cut off at the end of ``text``)."""
+        return errors.scrub(errors.scrub_secret(text, self.secret))
+
+    def scrub_text(self, value: Any) -> str | None:
+        """A provider's field as scrubbed text (None stays None)."""
+        return None if value is None else self.scrub(str(value))
 
 
 def request_id_from(headers: Mapping[str, str]) -> str | None:
@@ -81,8 +121,16 @@ def _error_fields(payload: Any) -> dict[str, Any]:
     return inner
 
 
-def _as_optional_str(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _code(value: Any, context: ErrorContext) -> str | int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return context.scrub_text(value)
+
+
+def _text(data: bytes, context: ErrorContext, limit: int) -> str:
+    """``data`` decoded, scrubbed, then cut to ``limit`` characters: scrubbing first, so no
+    start of a key survives the cut."""
+    return context.scrub(data.decode("utf-8", "replace"))[:limit]
 
 
 def _refine(cls: type[errors.APIError], fields: Mapping[str, Any]) -> type[errors.APIError]:
@@ -102,7 +150,7 @@ def api_error(
     status: int, headers: Mapping[str, str], body: bytes, context: ErrorContext
 ) -> errors.APIError:
     """The typed error for an HTTP error response. ``headers`` must have lower-case names."""
-    text = context.scrub(body[:_BODY_LIMIT].decode("utf-8", "replace"))
+    text = _text(body, context, _BODY_LIMIT)
     try:
         fields = _error_fields(msgspec.json.decode(body))
     except (msgspec.DecodeError, RecursionError):  # not JSON (an HTML page), or a hostile one
@@ -117,16 +165,16 @@ def api_error(
     elif "html" in headers.get("content-type", "") or text.lstrip().startswith("<"):
         message = f"HTTP {status} with an HTML page instead of an API error body"
     else:
-        message = f"HTTP {status}: {text[:200]}" if text else f"HTTP {status}"
+        message = f"HTTP {status}: {text[:_MESSAGE_LIMIT]}" if text else f"HTTP {status}"
     error = cls(
         message,
         provider=context.provider,
         model=context.model,
         status=status,
-        request_id=request_id_from(headers),
-        code=fields.get("code"),
-        type=_as_optional_str(fields.get("type")),
-        param=_as_optional_str(fields.get("param")),
+        request_id=context.scrub_text(request_id_from(headers)),
+        code=_code(fields.get("code"), context),
+        type=context.scrub_text(fields.get("type")),
+        param=context.scrub_text(fields.get("param")),
         body=text,
     )
     if isinstance(error, errors.RateLimitError):
@@ -141,7 +189,7 @@ def stream_error(
     try:
         fields = _error_fields(msgspec.json.decode(payload))
     except (msgspec.DecodeError, RecursionError):
-        fields = {"message": payload[:200].decode("utf-8", "replace")}
+        fields = {"message": _text(payload, context, _MESSAGE_LIMIT)}
     message = context.scrub(str(fields.get("message") or "error event in the stream"))
     status = fields.get("status_code") or fields.get("status")
     return errors.StreamError(
@@ -149,9 +197,9 @@ def stream_error(
         provider=context.provider,
         model=context.model,
         status=status if isinstance(status, int) else None,
-        request_id=request_id,
-        code=fields.get("code"),
-        type=_as_optional_str(fields.get("type")),
-        param=_as_optional_str(fields.get("param")),
-        body=context.scrub(payload[:_BODY_LIMIT].decode("utf-8", "replace")),
+        request_id=context.scrub_text(request_id),
+        code=_code(fields.get("code"), context),
+        type=context.scrub_text(fields.get("type")),
+        param=context.scrub_text(fields.get("param")),
+        body=_text(payload, context, _BODY_LIMIT),
     )

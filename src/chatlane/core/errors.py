@@ -5,12 +5,17 @@ trimming and the embedded model, is drawn once in ``docs/errors.md`` (a test kee
 drawing true). Every error carries ``provider``, ``model``, ``status``, ``request_id`` and
 ``attempts``; API errors add the provider's ``message`` / ``code`` / ``type`` / ``param``.
 None ever contains an API key: the client scrubs the key out of provider text before
-building an error.
+building an error, and every error scrubs the keys the process's clients use out of each
+text it is given (``message``, ``body``, ``code``, ``type``, ``param``, ``request_id``, any
+subclass's fields), whoever builds it. Errors pickle and unpickle whatever their
+``__init__`` takes.
 """
 
 from __future__ import annotations
 
 import builtins
+import threading
+from typing import Any
 
 __all__ = [
     "APIError",
@@ -43,6 +48,58 @@ __all__ = [
 ]
 
 
+_MIN_SECRET = 8
+"""Shorter keys ("k", "none", "ollama") are placeholders, not secrets: replacing them would
+mangle ordinary words."""
+_MIN_PIECE = 6
+"""The shortest start of a key cut off at the end of a text that is still hidden."""
+_MASK = "***"
+_secrets: dict[str, None] = {}
+_secrets_lock = threading.Lock()
+
+
+def register_secret(secret: str | None) -> None:
+    """Hide ``secret`` from every chatlane error made from now on (the client's API keys)."""
+    if secret and len(secret) >= _MIN_SECRET and secret not in _secrets:
+        with _secrets_lock:
+            _secrets[secret] = None
+
+
+def scrub_secret(text: str, secret: str | None) -> str:
+    """``text`` with ``secret`` masked, and a start of it cut off at the end of ``text``."""
+    if not secret or len(secret) < _MIN_SECRET:
+        return text
+    if secret in text:
+        text = text.replace(secret, _MASK)
+    # Someone cut the text short in the middle of the key: hide the piece that is left.
+    for size in range(min(len(secret) - 1, len(text)), _MIN_PIECE - 1, -1):
+        if text.endswith(secret[:size]):
+            return text[:-size] + _MASK
+    return text
+
+
+def scrub(text: str) -> str:
+    """``text`` without any key registered with ``register_secret``."""
+    for secret in tuple(_secrets):
+        text = scrub_secret(text, secret)
+    return text
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, tuple | list) and any(isinstance(item, str) for item in value):
+        return type(value)(_scrubbed(item) for item in value)
+    return value
+
+
+def _restore(cls: type[ChatlaneError], args: tuple[Any, ...]) -> ChatlaneError:
+    """Unpickle an error without calling its ``__init__`` (whose arguments vary)."""
+    error = cls.__new__(cls, *args)
+    Exception.__init__(error, *args)
+    return error
+
+
 class ChatlaneError(Exception):
     """Base class of every chatlane error."""
 
@@ -56,6 +113,7 @@ class ChatlaneError(Exception):
         request_id: str | None = None,
         attempts: int = 0,
     ) -> None:
+        message = scrub(message) if isinstance(message, str) else message
         super().__init__(message)
         self.message = message
         self.provider = provider
@@ -63,6 +121,12 @@ class ChatlaneError(Exception):
         self.status = status
         self.request_id = request_id
         self.attempts = attempts
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, _scrubbed(value) if _secrets else value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _restore, (type(self), tuple(_scrubbed(arg) for arg in self.args)), self.__dict__
 
     def __str__(self) -> str:
         context = [

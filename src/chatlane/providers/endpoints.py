@@ -6,10 +6,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from chatlane._version import __version__
-from chatlane.core.errors import ConfigurationError
+from chatlane.core.errors import ConfigurationError, register_secret
 from chatlane.core.request import WireDialect
 from chatlane.providers.registry import COMPATIBLE, PROVIDERS, Provider, get_provider
 
@@ -26,6 +26,7 @@ __all__ = [
 
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 _USER_AGENT = f"chatlane/{__version__}"
+_SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,63 @@ def _provider_row(name: str | None, base_url: str | None) -> Provider:
     return row
 
 
+def _checked_url(url: str, source: str) -> str:
+    """``url`` if it carries no credentials. A user-info part (``https://user:key@host``) is
+    refused rather than sent: chatlane would otherwise show it in reprs and errors. The
+    message names where the URL came from and never shows what was before the ``@``."""
+    try:
+        parts = urlsplit(url)
+        has_userinfo = "@" in parts.netloc
+    except ValueError:
+        parts, has_userinfo = None, "@" in url
+    if not has_userinfo:
+        return url
+    host = parts.netloc.rpartition("@")[2] if parts is not None else "<host>"
+    scheme = f"{parts.scheme}://" if parts is not None and parts.scheme else ""
+    raise ConfigurationError(
+        f"{source}: a URL with credentials ({scheme}***@{host}/...) is not supported: pass the"
+        " key as api_key= (or its environment variable) and the URL without user-info"
+    )
+
+
+def _checked_key(key: str, source: str, what: str = "the API key") -> str:
+    """``key`` if it can go in an HTTP header as is; the error names ``source``, never the key."""
+    if not isinstance(key, str):
+        raise ConfigurationError(f"{source}: {what} must be a str, not {type(key).__name__}")
+    problem = None
+    if key != key.strip():
+        problem = "starts or ends with whitespace"
+    elif any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):
+        problem = "contains a control character (a newline, a NUL, ...)"
+    elif any(ord(char) > 0xFF for char in key):
+        problem = "contains characters an HTTP header cannot carry (not latin-1)"
+    if problem is not None:
+        raise ConfigurationError(
+            f"{source}: {what} {problem}; it cannot be sent in an HTTP header"
+            " (check for a stray newline or quote when it was copied)"
+        )
+    return key
+
+
+def _checked_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if (
+            not isinstance(name, str)
+            or not name
+            or any(
+                ord(char) <= 0x20 or ord(char) >= 0x7F or char in ':()<>@,;\\"/[]?={}'
+                for char in name
+            )
+        ):
+            raise ConfigurationError(f"default_headers: {name!r} is not a valid header name")
+        _checked_key(value, f"default_headers[{name!r}]", "the value")
+        checked[name.lower()] = value
+        if name.lower() in _SECRET_HEADERS:
+            register_secret(value.partition(" ")[2] if " " in value else value)
+    return checked
+
+
 def resolve_endpoint(
     provider: str | None,
     *,
@@ -104,14 +162,29 @@ def resolve_endpoint(
     default_headers: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Endpoint:
-    """Build the endpoint for ``provider`` (None with ``base_url``: any compatible server)."""
+    """Build the endpoint for ``provider`` (None with ``base_url``: any compatible server).
+
+    The key must be a valid header value, and a URL must not carry user-info
+    (``https://user:key@host``): both are a ``ConfigurationError`` that does not show them.
+    """
     env = os.environ if env is None else env
     row = _provider_row(provider, base_url)
-    url = base_url or (row.base_url_env and env.get(row.base_url_env)) or row.base_url
+    url_source = "base_url="
+    url = base_url
+    if not url and row.base_url_env and env.get(row.base_url_env):
+        url, url_source = env[row.base_url_env], row.base_url_env
+    if not url:
+        url, url_source = row.base_url, f"provider {row.name!r}"
     if not url:
         hint = f" or set {row.base_url_env}" if row.base_url_env else ""
         raise ConfigurationError(f"provider {row.name!r} needs base_url={{...}}{hint}")
-    key = api_key if api_key is not None else (row.api_key_env and env.get(row.api_key_env))
+    url = _checked_url(url, url_source)
+    key: str | None = api_key
+    if key is not None:
+        key = _checked_key(key, "api_key=")
+    elif row.api_key_env and env.get(row.api_key_env):
+        key = _checked_key(env[row.api_key_env], row.api_key_env)
+    register_secret(key)
     if not key and row.key_required:
         raise ConfigurationError(
             f"no API key for provider {row.name!r}: set the {row.api_key_env} environment "
@@ -128,7 +201,7 @@ def resolve_endpoint(
         else:
             headers["authorization"] = f"Bearer {key}"
     if default_headers:
-        headers.update({name.lower(): value for name, value in default_headers.items()})
+        headers.update(_checked_headers(default_headers))
     version = None
     if row.deployment_urls:
         version = (
