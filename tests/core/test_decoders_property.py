@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from chatlane.core import errors
 from chatlane.core.chunks import decode_chunk, decode_completion
 from chatlane.core.error_mapping import ErrorContext, api_error
+from chatlane.core.sse import SSEDecoder
 from chatlane.core.stream import StreamDecoder
 from chatlane.core.types import ChatCompletion, ChatCompletionChunk
 
@@ -109,3 +110,56 @@ def test_deeply_nested_json_is_a_decode_error_not_a_recursion_error() -> None:
     decoder = StreamDecoder(0.0, ErrorContext())
     decoder.feed(b"data: " + nested + b"\n\n", 1.0)
     assert isinstance(decoder.error, errors.ChatlaneError)
+
+
+SSE_TEXT = st.lists(
+    st.sampled_from(
+        [b"data: ", b"data:", b"event: error", b": comment", b"id: 7", b'{"a": 1}', b"x" * 50]
+    )
+    | st.sampled_from([b"\n", b"\r\n", b"\r", b"\n\n", b"\r\n\r\n"]),
+    max_size=30,
+).map(b"".join)
+
+
+@PROPERTY
+@given(SSE_TEXT, st.lists(st.integers(min_value=0, max_value=400), max_size=12))
+def test_sse_events_do_not_depend_on_how_the_bytes_are_split(text: bytes, cuts: list[int]) -> None:
+    whole = SSEDecoder()
+    expected = whole.feed(text) + whole.flush()
+    split = SSEDecoder()
+    events = []
+    start = 0
+    for cut in sorted(cut % (len(text) + 1) for cut in cuts):
+        events += split.feed(text[start:cut])
+        start = cut
+    events += split.feed(text[start:]) + split.flush()
+    assert events == expected
+
+
+def test_a_line_longer_than_the_limit_is_a_decode_error() -> None:
+    decoder = SSEDecoder(max_event_bytes=1000)
+    decoder.feed(b"data: ")
+    for _ in range(9):
+        assert decoder.feed(b"x" * 100) == []
+    with pytest.raises(errors.ResponseDecodeError, match="max_event_bytes"):
+        decoder.feed(b"x" * 100)
+    events = SSEDecoder(max_event_bytes=1000).feed(b"data: " + b"y" * 900 + b"\n\n")
+    assert len(events[0].data) == 900
+
+
+def test_an_event_of_many_lines_over_the_limit_is_a_decode_error() -> None:
+    decoder = SSEDecoder(max_event_bytes=1000)
+    line = b"data: " + b"z" * 400 + b"\n"
+    assert decoder.feed(b"data: first\n\n" + line * 3)[0].data == b"first"
+    assert isinstance(decoder.error, errors.ResponseDecodeError)
+    with pytest.raises(errors.ResponseDecodeError, match="max_event_bytes"):
+        decoder.feed(b"\n")
+
+
+def test_a_stream_with_an_oversized_event_ends_with_a_decode_error() -> None:
+    decoder = StreamDecoder(0.0, ErrorContext(provider="p", model="m"))
+    good = b'data: {"choices": [{"index": 0, "delta": {"content": "a"}}]}\n\n'
+    chunks = decoder.feed(good + b"data: " + b"q" * (9 * 1024 * 1024), 1.0)
+    assert [chunk.text for chunk in chunks] == ["a"]
+    assert isinstance(decoder.error, errors.ResponseDecodeError)
+    assert decoder.error.provider == "p"

@@ -106,11 +106,22 @@ class StreamDecoder:
         self._chunk_count = 0
 
     def feed(self, data: bytes, now: float) -> list[ChatCompletionChunk]:
-        return self._handle(self._sse.feed(data), now)
+        try:
+            events = self._sse.feed(data)
+        except ResponseDecodeError as exc:
+            return self._too_long(exc)
+        ready = self._handle(events, now)
+        if self._sse.error is not None and self.error is None:
+            ready += self._too_long(self._sse.error)
+        return ready
 
     def finish(self, now: float) -> list[ChatCompletionChunk]:
         """End of the byte stream: release what is buffered."""
-        ready = self._handle(self._sse.flush(), now)
+        try:
+            events = self._sse.flush()
+        except ResponseDecodeError as exc:
+            return self._too_long(exc)
+        ready = self._handle(events, now)
         if not self.done and self.error is None and not self._looks_complete():
             self._fail(StreamInterrupted("the stream ended before it was complete"), ready)
             return ready
@@ -118,6 +129,12 @@ class StreamDecoder:
         if held is not None:
             ready.append(held)
         self.done = True
+        return ready
+
+    def _too_long(self, error: ResponseDecodeError) -> list[ChatCompletionChunk]:
+        error.provider, error.model = self.context.provider, self.context.model
+        ready: list[ChatCompletionChunk] = []
+        self._fail(error, ready)
         return ready
 
     def _looks_complete(self) -> bool:
