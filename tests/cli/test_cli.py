@@ -165,7 +165,7 @@ def test_user_tools_from_a_module_and_files_under_allow_dir(
         (["--tools", "no_such_module_here", "q"], "--tools no_such_module_here: cannot import"),
         (["--allow-dir", "/no/such/dir", "q"], "/no/such/dir"),
         (["--max-turns", "0", "q"], "--max-turns must be at least 1"),
-        (["--timeout", "0", "q"], "--timeout must be a positive number of seconds"),
+        (["--timeout", "0", "q"], "--timeout: must be a positive number of seconds"),
         (
             ["--tools", "broken_tools", "q"],
             "--tools broken_tools: importing it failed: ZeroDivisionError: division by zero",

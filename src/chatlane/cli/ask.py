@@ -15,17 +15,40 @@ from typing import Any
 import msgspec
 
 from chatlane.agent import AgentResult, FinalAnswer, ToolCallStarted
-from chatlane.cli import render
+from chatlane.cli import errors, render
 from chatlane.cli.session import CLIError, Session
-from chatlane.core.errors import ChatlaneError
+from chatlane.core.errors import ChatlaneError, UsageError
 
 __all__ = ["run_ask"]
+
+
+def _stdin() -> str:
+    """All of stdin as UTF-8 text."""
+    stream = getattr(sys.stdin, "buffer", None)
+    try:
+        if stream is None:  # a text stream put in place of stdin
+            return sys.stdin.read()
+        data: bytes = stream.read()
+    except OSError as exc:
+        raise CLIError(f"cannot read the question from stdin: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CLIError(f"stdin is not valid UTF-8 text ({exc.reason})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start]
+        raise CLIError(
+            f"stdin is not valid UTF-8 text (byte 0x{bad:02x} at offset {exc.start})"
+        ) from None
 
 
 def _question(args: argparse.Namespace) -> str:
     question = " ".join(args.question)
     if question == "-":
-        question = sys.stdin.read()
+        question = _stdin()
+        where = errors.unencodable(question)
+        if where is not None:
+            raise CLIError(f"stdin is not valid UTF-8 text ({where})")
     if not question.strip():
         raise CLIError("the question is empty")
     return question.strip()
@@ -59,8 +82,8 @@ def run_ask(args: argparse.Namespace) -> int:
         question = _question(args)
         session = Session(args)
     except ChatlaneError as exc:
-        print(f"chatlane: error: {exc}", file=sys.stderr)
-        return 2
+        errors.report(exc, as_json=args.json)
+        return errors.EXIT_USAGE
     live = sys.stdout.isatty() and not args.json
     quiet = args.quiet or args.json
     # The answer line and usage come after the timing, below: the writer shows the rest.
@@ -81,11 +104,10 @@ def run_ask(args: argparse.Namespace) -> int:
         print("\nchatlane: interrupted", file=sys.stderr)
         return 130
     except ChatlaneError as exc:
-        print(f"chatlane: error: {exc}", file=sys.stderr)
-        if args.json:  # a reader of stdout learns what happened too
-            error = {"type": type(exc).__name__, "message": str(exc)}
-            print(json.dumps({"error": error}, ensure_ascii=False))
-        return 1
+        writer.end_line()
+        errors.report(exc, as_json=args.json)
+        # A request chatlane refused to build sent nothing: the usage status, as above.
+        return errors.EXIT_USAGE if isinstance(exc, UsageError) else errors.EXIT_ERROR
     finally:
         events.close()
         session.close()

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 
 from chatlane.agent import AgentResult, FinalAnswer
-from chatlane.cli import render
+from chatlane.cli import errors, render
 from chatlane.cli.session import Session
 from chatlane.conversation import Conversation
 from chatlane.core.errors import ChatlaneError
@@ -40,6 +40,10 @@ def _read_message() -> str | None:
             return None
         except KeyboardInterrupt:
             print("\n(dropped; /exit or Ctrl-D to leave)")
+            continue
+        where = errors.unencodable(line)
+        if where is not None:
+            print(f"error: that line is not valid UTF-8 text ({where}); it was not sent")
             continue
         return line
 
@@ -83,7 +87,7 @@ class ChatSession:
         try:
             self.conversation = Conversation.load(path)
         except ChatlaneError as exc:
-            print(f"error: {exc}")
+            print(f"error: {errors.cli_message(exc)}")
             return
         print(f"(loaded {len(self.conversation)} messages from {path})")
 
@@ -92,7 +96,7 @@ class ChatSession:
             try:
                 self.session.switch_model(name)
             except ChatlaneError as exc:
-                print(f"error: {exc}")
+                print(f"error: {errors.cli_message(exc)}")
                 return
         print(f"(model: {self.session.agent.model})")
         self.window_note()
@@ -155,7 +159,7 @@ class ChatSession:
         except ChatlaneError as exc:
             del self.conversation.messages[kept:]
             writer.end_line()
-            print(f"error: {exc}")
+            print(f"error: {errors.cli_message(exc)}")
         finally:
             events.close()
 
@@ -181,8 +185,11 @@ def run_chat(args: argparse.Namespace) -> int:
     try:
         session = Session(args)
     except ChatlaneError as exc:
-        print(f"chatlane: error: {exc}", file=sys.stderr)
-        return 2
+        errors.report(exc, as_json=False)
+        return errors.EXIT_USAGE
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:  # a line that is not UTF-8 is refused, not a crash
+        reconfigure(errors="surrogateescape")
     with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history for input(), where available)
     try:

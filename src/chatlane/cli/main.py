@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from typing import NoReturn
 
 __all__ = ["build_parser", "main"]
 
@@ -18,9 +20,29 @@ EPILOG = (
 )
 
 
-def _session_options() -> argparse.ArgumentParser:
+class ArgumentError(Exception):
+    """A command line argparse cannot parse; reported like every other error."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # "argument --timeout: ..." reads "--timeout: ..." like the CLI's other messages.
+        raise ArgumentError(message.removeprefix("argument "))
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return seconds
+
+
+def _session_options() -> _Parser:
     """Options shared by ``ask`` and ``chat``."""
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = _Parser(add_help=False)
     where = parent.add_argument_group("model")
     where.add_argument(
         "--provider", metavar="NAME", help="a known provider: openai, mistral, groq, local, ..."
@@ -35,7 +57,7 @@ def _session_options() -> argparse.ArgumentParser:
     where.add_argument("--temperature", type=float, metavar="T", help="sampling temperature")
     where.add_argument("--max-tokens", type=int, metavar="N", help="most tokens per reply")
     where.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="seconds one model call may take in all"
+        "--timeout", type=_seconds, metavar="SECONDS", help="seconds one model call may take in all"
     )
     tools = parent.add_argument_group("tools")
     tools.add_argument(
@@ -68,7 +90,7 @@ def _session_options() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chatlane", description=DESCRIPTION, epilog=EPILOG)
+    parser = _Parser(prog="chatlane", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     shared = _session_options()
@@ -92,8 +114,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def _wants_json(argv: list[str]) -> bool:
+    """Whether ``--json`` (or a prefix argparse takes for it) is among the options."""
+    for arg in argv:
+        if arg == "--":
+            return False
+        if len(arg) > 3 and "--json".startswith(arg):
+            return True
+    return False
+
+
+def _check_text(args: argparse.Namespace) -> None:
+    """Every argument is text chatlane can send: argv comes from bytes, and a byte that is
+    not UTF-8 fails here, named, instead of deep inside the request."""
+    from chatlane.cli.errors import unencodable
+
+    for name, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            where = unencodable(item) if isinstance(item, str) else None
+            if where is not None:
+                what = "the question" if name == "question" else "--" + name.replace("_", "-")
+                raise ArgumentError(f"{what} is not valid UTF-8 text ({where})")
+
+
+def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
     if args.version:
         from chatlane._version import __version__
@@ -103,12 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    _check_text(args)
     if args.max_turns < 1:
-        parser.error("--max-turns must be at least 1")
+        raise ArgumentError("--max-turns must be at least 1")
     if args.max_tokens is not None and args.max_tokens < 1:
-        parser.error("--max-tokens must be at least 1")
-    if args.timeout is not None and not args.timeout > 0:
-        parser.error("--timeout must be a positive number of seconds")
+        raise ArgumentError("--max-tokens must be at least 1")
     if args.command == "ask":
         from chatlane.cli.ask import run_ask
 
@@ -116,6 +160,34 @@ def main(argv: list[str] | None = None) -> int:
     from chatlane.cli.chat import run_chat
 
     return run_chat(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; every failure is one line on stderr (and a JSON object on stdout
+    with ``--json``), never a traceback. Exit status: 0 done, 1 the model call failed, 2 an
+    option, input or setup that cannot work, 70 a bug in chatlane, 130 interrupted."""
+    as_json = _wants_json(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(build_parser(), argv)
+    except ArgumentError as exc:
+        from chatlane.cli import errors
+
+        errors.report(str(exc), as_json=as_json)
+        return errors.EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\nchatlane: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # stdout closed early (| head): nothing left to tell
+        return 1
+    except Exception as exc:
+        from chatlane.cli import errors
+        from chatlane.core.errors import ChatlaneError, UsageError
+
+        if isinstance(exc, ChatlaneError):  # one a command did not catch
+            errors.report(exc, as_json=as_json)
+            return errors.EXIT_USAGE if isinstance(exc, UsageError) else errors.EXIT_ERROR
+        errors.report_internal(exc, as_json=as_json)
+        return errors.EXIT_INTERNAL
 
 
 if __name__ == "__main__":
