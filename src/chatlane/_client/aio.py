@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterator,
     Awaitable,
     Generator,
@@ -155,11 +155,10 @@ class AsyncChatStream(StreamBase):
     def __init__(self, client: AsyncClient, call: Call) -> None:
         super().__init__(call, client._core.stream_flow(call))
         self._client = client
-        self._iterator: AsyncGenerator[ChatCompletionChunk, None] | None = None
 
     async def __aenter__(self) -> AsyncChatStream:
-        if self._flow is not None and self._pending is None and self._iterator is None:
-            self._pending = await self._advance()  # sends the request: the response is open
+        if not self._opened:
+            await self._advance()  # sends the request: the response is open
         return self
 
     async def __aexit__(
@@ -173,17 +172,23 @@ class AsyncChatStream(StreamBase):
     def __await__(self) -> Generator[Any, None, AsyncChatStream]:
         return self.__aenter__().__await__()
 
+    def __del__(self) -> None:
+        if self._flow is not None or self._response is not None:
+            with contextlib.suppress(Exception):  # at interpreter exit modules may be gone
+                _close_now(self._stop())
+
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
-        if self._iterator is None:
-            self._iterator = self._chunks()
-        return self._iterator
+        return self
 
     async def __anext__(self) -> ChatCompletionChunk:
-        return await self.__aiter__().__anext__()
+        while True:
+            chunk = next(self._queue, None)
+            if chunk is not None:
+                return chunk
+            if not await self._advance():
+                raise StopAsyncIteration
 
     async def close(self) -> None:
-        if self._iterator is not None:
-            await self._iterator.aclose()
         await self._close(self._stop())
 
     async def final(self) -> ChatCompletion:
@@ -197,24 +202,11 @@ class AsyncChatStream(StreamBase):
                 pass
         return self._result()
 
-    async def _chunks(self) -> AsyncGenerator[ChatCompletionChunk, None]:
-        try:
-            while True:
-                chunks, self._pending = self._pending, None
-                if chunks is None:
-                    chunks = await self._advance()
-                    if chunks is None:
-                        return
-                for chunk in chunks:
-                    yield chunk
-        finally:
-            await self._close(self._stop())
-
-    async def _advance(self) -> list[ChatCompletionChunk] | None:
-        """Run the flow to its next chunks (None at the end)."""
+    async def _advance(self) -> bool:
+        """Run the flow to its next chunks (False at the end)."""
         flow = self._flow
         if flow is None:
-            return None
+            return False
         try:
             return self._ended(await adrive(flow, self._perform))
         except BaseException as exc:
@@ -244,3 +236,16 @@ class AsyncChatStream(StreamBase):
 
 async def _refuse(step: object) -> None:
     raise errors.UsageError(f"the call flow yielded {step!r}, which is not a step")
+
+
+def _close_now(response: Any) -> None:
+    """Close ``response`` from ``__del__``, where nothing can be awaited: run its ``close()``
+    coroutine as far as it goes without waiting (chatlane's transports close at once)."""
+    if response is None:
+        return
+    closing = response.close()
+    try:
+        closing.send(None)
+    except StopIteration:
+        return
+    closing.close()

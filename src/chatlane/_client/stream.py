@@ -4,6 +4,7 @@ waiting for the caller, the result, ``final()``'s bookkeeping and ``summary()``.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from chatlane._client.call import Call
@@ -17,7 +18,12 @@ __all__ = ["StreamBase"]
 
 
 class StreamBase:
-    """A stream's state; the subclasses add the sync or async driving of its flow."""
+    """A stream's state; the subclasses add the sync or async driving of its flow.
+
+    The streams are their own iterators and hold no generator of their own: nothing refers
+    back to them, so a stream the caller drops (say after ``break``) is freed at once and
+    gives its connection back without waiting for the garbage collector (``__del__``).
+    """
 
     def __init__(self, call: Call, flow: Flow) -> None:
         self._call = call
@@ -25,8 +31,9 @@ class StreamBase:
         """None once the flow returned, failed or was closed."""
         self._response: Any = None
         """The open response of the current attempt, closed when the stream stops early."""
-        self._pending: list[ChatCompletionChunk] | None = None
+        self._queue: Iterator[ChatCompletionChunk] = iter(())
         """Chunks delivered by the flow that the caller has not been given yet."""
+        self._opened = False
         self._completion: ChatCompletion | None = None
         self._error: errors.ChatlaneError | None = None
 
@@ -48,12 +55,15 @@ class StreamBase:
             raise errors.UsageError("the stream has not started; iterate it first")
         return decoder
 
-    def _ended(self, outcome: ChatCompletion | Deliver) -> list[ChatCompletionChunk] | None:
-        """Record what one drive of the flow gave: chunks for the caller, or the result."""
+    def _ended(self, outcome: ChatCompletion | Deliver) -> bool:
+        """Record what one drive of the flow gave: chunks for the caller (True), or the
+        result (False)."""
+        self._opened = True
         if isinstance(outcome, Deliver):
-            return outcome.chunks
+            self._queue = iter(outcome.chunks)
+            return True
         self._completion, self._flow, self._response = outcome, None, None
-        return None
+        return False
 
     def _failed(self, error: BaseException) -> Any:
         """Stop after ``error``; returns the response the subclass must close."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack
 
@@ -154,11 +155,10 @@ class ChatStream(StreamBase):
     def __init__(self, client: Client, call: Call) -> None:
         super().__init__(call, client._core.stream_flow(call))
         self._client = client
-        self._iterator: Generator[ChatCompletionChunk, None, None] | None = None
 
     def __enter__(self) -> ChatStream:
-        if self._flow is not None and self._pending is None and self._iterator is None:
-            self._pending = self._advance()  # sends the request: the response is open
+        if not self._opened:
+            self._advance()  # sends the request: the response is open
         return self
 
     def __exit__(
@@ -169,17 +169,23 @@ class ChatStream(StreamBase):
     ) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        if self._flow is not None or self._response is not None:
+            with contextlib.suppress(Exception):  # at interpreter exit modules may be gone
+                self.close()
+
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
-        if self._iterator is None:
-            self._iterator = self._chunks()
-        return self._iterator
+        return self
 
     def __next__(self) -> ChatCompletionChunk:
-        return next(iter(self))
+        while True:
+            chunk = next(self._queue, None)
+            if chunk is not None:
+                return chunk
+            if not self._advance():
+                raise StopIteration
 
     def close(self) -> None:
-        if self._iterator is not None:
-            self._iterator.close()
         self._close(self._stop())
 
     def final(self) -> ChatCompletion:
@@ -193,23 +199,11 @@ class ChatStream(StreamBase):
                 pass
         return self._result()
 
-    def _chunks(self) -> Generator[ChatCompletionChunk, None, None]:
-        try:
-            while True:
-                chunks, self._pending = self._pending, None
-                if chunks is None:
-                    chunks = self._advance()
-                    if chunks is None:
-                        return
-                yield from chunks
-        finally:
-            self._close(self._stop())
-
-    def _advance(self) -> list[ChatCompletionChunk] | None:
-        """Run the flow to its next chunks (None at the end)."""
+    def _advance(self) -> bool:
+        """Run the flow to its next chunks (False at the end)."""
         flow = self._flow
         if flow is None:
-            return None
+            return False
         try:
             return self._ended(drive(flow, self._perform))
         except BaseException as exc:
