@@ -109,6 +109,7 @@ def _checked_url(url: str, source: str) -> str:
         return url
     host = parts.netloc.rpartition("@")[2] if parts is not None else "<host>"
     scheme = f"{parts.scheme}://" if parts is not None and parts.scheme else ""
+    del url, parts  # a traceback formatted with its locals shows this frame's
     raise ConfigurationError(
         f"{source}: a URL with credentials ({scheme}***@{host}/...) is not supported: pass the"
         " key as api_key= (or its environment variable) and the URL without user-info"
@@ -127,6 +128,7 @@ def _checked_key(key: str, source: str, what: str = "the API key") -> str:
     elif any(ord(char) > 0xFF for char in key):
         problem = "contains characters an HTTP header cannot carry (not latin-1)"
     if problem is not None:
+        del key  # a traceback formatted with its locals shows this frame's
         raise ConfigurationError(
             f"{source}: {what} {problem}; it cannot be sent in an HTTP header"
             " (check for a stray newline or quote when it was copied)"
