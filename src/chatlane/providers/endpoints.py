@@ -148,7 +148,11 @@ def _checked_headers(headers: Mapping[str, str]) -> dict[str, str]:
             )
         ):
             raise ConfigurationError(f"default_headers: {name!r} is not a valid header name")
-        _checked_key(value, f"default_headers[{name!r}]", "the value")
+        try:
+            _checked_key(value, f"default_headers[{name!r}]", "the value")
+        except ConfigurationError:
+            del value, headers, checked  # a traceback formatted with its locals shows them
+            raise
         checked[name.lower()] = value
         if name.lower() in _SECRET_HEADERS:
             register_secret(value.partition(" ")[2] if " " in value else value)
