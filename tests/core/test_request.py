@@ -166,7 +166,7 @@ def test_client_only_keys_never_reach_the_body() -> None:
         ({"messages": [USER], "max_tokens": 0}, "max_tokens", "positive integer"),
         ({"messages": [USER], "n": 1.5}, "n", "positive integer"),
         ({"messages": [USER], "seed": "7"}, "seed", "integer"),
-        ({"messages": [USER], "stop": [1]}, "stop", "list of strings"),
+        ({"messages": [USER], "stop": [1]}, "stop[0]", "list of strings"),
         (
             {"messages": [USER], "parallel_tool_calls": "yes"},
             "parallel_tool_calls",
@@ -197,7 +197,7 @@ def test_client_only_keys_never_reach_the_body() -> None:
             "required",
         ),
         ({"messages": [USER], "temprature": 1}, "temprature", "unknown parameter"),
-        ({"messages": [USER], "extra_body": {"x": object()}}, None, "JSON-serializable"),
+        ({"messages": [USER], "extra_body": {"x": object()}}, "extra_body.x", "JSON value"),
     ],
 )
 def test_malformed_requests_name_the_field(params: dict[str, Any], field: str, match: str) -> None:

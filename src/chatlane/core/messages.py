@@ -19,6 +19,7 @@ __all__ = [
     "UserMessageParam",
     "assistant",
     "image_part",
+    "message_param",
     "system",
     "text_part",
     "tool_result",
@@ -106,6 +107,9 @@ def user(content: str | list[ContentPart]) -> UserMessageParam:
 def assistant(
     content: str | None = None, *, tool_calls: Sequence[ToolCallParam] | None = None
 ) -> AssistantMessageParam:
+    """An assistant message; with tool calls and no text, content is "" (see ``message_param``)."""
+    if content is None and tool_calls:
+        content = TOOL_CALL_CONTENT
     message: AssistantMessageParam = {"role": "assistant", "content": content}
     if tool_calls:
         message["tool_calls"] = list(tool_calls)
@@ -122,6 +126,98 @@ def text_part(text: str) -> TextPart:
 
 def image_part(url: str, detail: Literal["auto", "low", "high"] = "auto") -> ImagePart:
     return {"type": "image_url", "image_url": {"url": url, "detail": detail}}
+
+
+TOOL_CALL_CONTENT = ""
+"""Content of an assistant message that has tool calls and no text, as chatlane sends it.
+
+OpenAI documents null and "" as equal there, and so do the hosted OpenAI-compatible APIs;
+llama-cpp-python's server (and chat templates that concatenate ``message["content"]``)
+reject null and a missing key, so "" is the value every OpenAI-compatible server accepts.
+Anthropic's native API rejects empty text blocks, so a dialect may ask for null instead
+(``WireDialect.tool_call_content``).
+"""
+
+
+def message_param(
+    message: Message, *, tool_call_content: str | None = TOOL_CALL_CONTENT
+) -> dict[str, Any]:
+    """A returned ``Message`` as the mapping that is sent: role, content and each call's type
+    always present (``Message`` encodes without its defaults, which would drop them)."""
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        if message.content is None:
+            out["content"] = tool_call_content
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": call.type,
+                "function": {"name": call.function.name, "arguments": call.function.arguments},
+            }
+            for call in message.tool_calls
+        ]
+    for key in ("refusal", "reasoning_content", "reasoning", "reasoning_details"):
+        value = getattr(message, key)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def json_value_error(
+    value: Any, path: str, *, strings: bool = False
+) -> RequestValidationError | None:
+    """The error for the first part of ``value`` that is not plain JSON, or None.
+
+    Integers must fit in int64 and floats be finite (providers parse them so; msgspec would
+    send NaN as null and bytes as base64); keys must be strings. With ``strings``, strings
+    must also encode as UTF-8 (no lone surrogates).
+    """
+    kind = type(value)
+    if value is None or kind is bool:
+        return None
+    if kind is str:
+        if strings:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return RequestValidationError(
+                    f"{path}: is not valid Unicode (it holds a lone surrogate)", field=path
+                )
+        return None
+    if kind is int:
+        if not _INT64[0] <= value <= _INT64[1]:
+            return RequestValidationError(
+                f"{path}: integer {value} is out of range (it must fit in 64 bits)", field=path
+            )
+        return None
+    if kind is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            return RequestValidationError(
+                f"{path}: must be a finite number, got {value!r}", field=path
+            )
+        return None
+    if kind is list or kind is tuple:
+        for index, item in enumerate(value):
+            error = json_value_error(item, f"{path}[{index}]", strings=strings)
+            if error is not None:
+                return error
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if type(key) is not str:
+                return RequestValidationError(
+                    f"{path}: keys must be strings, got {key!r}", field=path
+                )
+            error = json_value_error(item, f"{path}.{key}", strings=strings)
+            if error is not None:
+                return error
+        return None
+    return RequestValidationError(
+        f"{path}: must be a JSON value, got {type(value).__name__}", field=path
+    )
 
 
 # Validation schema: strict shapes checked by msgspec; unknown keys pass (providers add some).
@@ -227,11 +323,7 @@ def validate_messages(messages: Sequence[MessageParam]) -> None:
     unanswered: set[str] = set()  # those of them not answered yet
     for index, message in enumerate(messages):
         if isinstance(message, Message):
-            if unanswered:
-                raise _unanswered(index, unanswered)
-            open_calls = {call.id for call in message.tool_calls or ()}
-            unanswered = set(open_calls)
-            continue
+            message = message_param(message)  # checked as what is sent, like any mapping
         if (
             type(message) is dict
             and len(message) == 2
@@ -260,6 +352,9 @@ def validate_messages(messages: Sequence[MessageParam]) -> None:
                 ) from None
             reason, path = _field_path(index, text)
             raise RequestValidationError(f"{path}: {reason}", field=path) from None
+        error = json_value_error(message, f"messages[{index}]")  # the keys the schema passes
+        if error is not None:
+            raise error
         if isinstance(checked, _Tool):
             if checked.tool_call_id not in open_calls:
                 raise RequestValidationError(
@@ -273,7 +368,14 @@ def validate_messages(messages: Sequence[MessageParam]) -> None:
             raise _unanswered(index, unanswered)
         open_calls = set()
         if isinstance(checked, _Assistant):
-            open_calls = {call.id for call in checked.tool_calls or ()}
+            for position, call in enumerate(checked.tool_calls or ()):
+                if call.id in open_calls:
+                    where = f"messages[{index}].tool_calls[{position}].id"
+                    raise RequestValidationError(
+                        f"{where}: duplicate tool call id {call.id!r} in one assistant message",
+                        field=where,
+                    )
+                open_calls.add(call.id)
             unanswered = set(open_calls)
             if checked.content is None and not checked.tool_calls:
                 raise RequestValidationError(

@@ -10,7 +10,14 @@ from typing import Any, Literal, NotRequired, Required, TypedDict
 import msgspec
 
 from chatlane.core.errors import RequestValidationError
-from chatlane.core.messages import MessageParam, validate_messages
+from chatlane.core.messages import (
+    TOOL_CALL_CONTENT,
+    MessageParam,
+    json_value_error,
+    message_param,
+    validate_messages,
+)
+from chatlane.core.types import Message
 
 __all__ = [
     "ChatParams",
@@ -116,6 +123,10 @@ class WireDialect:
     """Parameters the provider knows under another name."""
     stream_usage: bool = True
     """Whether ``stream_options.include_usage`` is understood (and so sent by default)."""
+    max_stop: int | None = 4
+    """How many ``stop`` sequences the provider takes (OpenAI documents at most 4); None: any."""
+    tool_call_content: str | None = TOOL_CALL_CONTENT
+    """Content sent for a returned ``Message`` with tool calls and no text ("" or None)."""
 
 
 _RANGES: dict[str, tuple[float, float]] = {
@@ -127,8 +138,11 @@ _RANGES: dict[str, tuple[float, float]] = {
 _POSITIVE_INTS = ("max_tokens", "max_completion_tokens", "n")
 _INTS = ("seed", "random_seed", "top_logprobs")
 _BOOLS = ("parallel_tool_calls", "logprobs", "safe_prompt")
+_STRINGS = ("user", "provider")
+_INT64 = (-(2**63), 2**63 - 1)
+_MAX_TOP_LOGPROBS = 20
 _KNOWN = frozenset(ChatParams.__annotations__)
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 _FORMAT_TYPES = ("text", "json_object", "json_schema")
 
 _encode = msgspec.json.Encoder().encode
@@ -152,23 +166,68 @@ def _check_scalars(params: Mapping[str, Any]) -> None:
             _check_number(name, params[name])
     for name in _POSITIVE_INTS:
         value = params.get(name)
-        if value is not None and (type(value) is not int or value < 1):
-            raise _fail(name, f"must be a positive integer, got {value!r}")
+        if value is not None and (type(value) is not int or not 1 <= value <= _INT64[1]):
+            raise _fail(name, f"must be a positive integer within 64 bits, got {value!r}")
     for name in _INTS:
         value = params.get(name)
-        if value is not None and type(value) is not int:
-            raise _fail(name, f"must be an integer, got {value!r}")
+        if value is not None and (type(value) is not int or not _INT64[0] <= value <= _INT64[1]):
+            raise _fail(name, f"must be an integer within 64 bits, got {value!r}")
     for name in _BOOLS:
         value = params.get(name)
         if value is not None and type(value) is not bool:
             raise _fail(name, f"must be true or false, got {value!r}")
-    stop = params.get("stop")
-    if (
-        stop is not None
-        and not isinstance(stop, str)
-        and (not isinstance(stop, Sequence) or not all(isinstance(s, str) for s in stop))
+    for name in _STRINGS:
+        value = params.get(name)
+        if value is not None and type(value) is not str:
+            raise _fail(name, f"must be a string, got {type(value).__name__}")
+    top_logprobs = params.get("top_logprobs")
+    if top_logprobs is not None:
+        if not 0 <= top_logprobs <= _MAX_TOP_LOGPROBS:
+            raise _fail("top_logprobs", f"must be between 0 and 20, got {top_logprobs}")
+        if params.get("logprobs") is not True:
+            raise _fail("top_logprobs", "needs logprobs=True")
+    if params.get("prompt_mode") not in (None, "reasoning"):
+        raise _fail("prompt_mode", f'must be "reasoning", got {params["prompt_mode"]!r}')
+    timeout = params.get("timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout < float("inf")
     ):
+        raise _fail("timeout", f"must be a positive number of seconds, got {timeout!r}")
+    headers = params.get("extra_headers")
+    if headers is not None and (
+        not isinstance(headers, Mapping)
+        or not all(type(k) is str and type(v) is str for k, v in headers.items())
+    ):
+        raise _fail("extra_headers", "must be a mapping of header names to string values")
+    extra = params.get("extra_body")
+    if extra is not None and not isinstance(extra, Mapping):
+        raise _fail("extra_body", f"must be a mapping, got {type(extra).__name__}")
+
+
+def _check_stop(stop: Any, limit: int | None) -> None:
+    if isinstance(stop, str):
+        return
+    if isinstance(stop, bytes | Mapping) or not isinstance(stop, Sequence):
         raise _fail("stop", "must be a string or a list of strings")
+    for index, item in enumerate(stop):
+        if type(item) is not str:
+            raise _fail(
+                f"stop[{index}]", f"must be a string (stop must be a list of strings), got {item!r}"
+            )
+    if limit is not None and len(stop) > limit:
+        raise _fail("stop", f"at most {limit} stop sequences are allowed, got {len(stop)}")
+
+
+def _check_stream_options(value: Any, stream: bool | None) -> None:
+    if stream is False:
+        raise _fail("stream_options", "is only allowed when streaming (stream())")
+    if not isinstance(value, Mapping):
+        raise _fail("stream_options", f"must be an object, got {type(value).__name__}")
+    for key, item in value.items():
+        if type(item) is not bool:
+            raise _fail(f"stream_options.{key}", f"must be true or false, got {item!r}")
 
 
 def _tool_names(tools: Any) -> set[str]:
@@ -190,6 +249,15 @@ def _tool_names(tools: Any) -> set[str]:
         parameters = function.get("parameters")
         if parameters is not None and not isinstance(parameters, Mapping):
             raise _fail(f"{where}.function.parameters", "must be a JSON schema object")
+        description = function.get("description")
+        if description is not None and type(description) is not str:
+            raise _fail(f"{where}.function.description", "must be a string")
+        strict = function.get("strict")
+        if strict is not None and type(strict) is not bool:
+            raise _fail(f"{where}.function.strict", f"must be true or false, got {strict!r}")
+        error = json_value_error(tool, where)
+        if error is not None:
+            raise error
         names.add(name)
     return names
 
@@ -199,7 +267,7 @@ def _check_tool_choice(choice: Any, names: set[str]) -> None:
         if choice == "required" and not names:
             raise _fail("tool_choice", '"required" needs tools')
         return
-    if isinstance(choice, Mapping):
+    if isinstance(choice, Mapping) and choice.get("type", "function") == "function":
         function = choice.get("function")
         name = function.get("name") if isinstance(function, Mapping) else None
         if isinstance(name, str):
@@ -219,42 +287,83 @@ def _check_response_format(value: Any) -> None:
         spec = value.get("json_schema")
         if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
             raise _fail("response_format.json_schema.name", "is required for json_schema")
+        if not _TOOL_NAME.match(spec["name"]):
+            raise _fail(
+                "response_format.json_schema.name",
+                f"must match [A-Za-z0-9_-]{{1,64}}, got {spec['name']!r}",
+            )
         if not isinstance(spec.get("schema", {}), Mapping):
             raise _fail("response_format.json_schema.schema", "must be a JSON schema object")
+        strict = spec.get("strict")
+        if strict is not None and type(strict) is not bool:
+            raise _fail(
+                "response_format.json_schema.strict", f"must be true or false, got {strict!r}"
+            )
+    error = json_value_error(value, "response_format")
+    if error is not None:
+        raise error
 
 
-def validate(params: Mapping[str, Any]) -> None:
-    """Raise ``RequestValidationError`` for the first malformed parameter."""
+def validate(
+    params: Mapping[str, Any], *, stream: bool | None = None, dialect: WireDialect | None = None
+) -> None:
+    """Raise ``RequestValidationError`` for the first malformed parameter.
+
+    ``stream`` (when known) rules ``stream_options`` in or out; ``dialect`` adds the
+    provider's own limits (the number of stop sequences).
+    """
+    if not isinstance(params, Mapping):
+        raise RequestValidationError("parameters must be a mapping", field=None)
     unknown = params.keys() - _KNOWN
     if unknown:
-        listed = ", ".join(sorted(unknown))
+        ordered = sorted(map(str, unknown))
         raise RequestValidationError(
-            f"unknown parameter(s): {listed}; pass provider-specific fields in extra_body",
-            field=sorted(unknown)[0],
+            f"unknown parameter(s): {', '.join(ordered)}; pass provider-specific fields in"
+            " extra_body",
+            field=ordered[0],
         )
     model = params.get("model")
     if not isinstance(model, str) or not model.strip():
         raise _fail("model", "is required (a non-empty string)")
     validate_messages(params.get("messages", ()))
     _check_scalars(params)
+    if params.get("stop") is not None:
+        _check_stop(params["stop"], (dialect or _DEFAULT_DIALECT).max_stop)
+    if params.get("stream_options") is not None:
+        _check_stream_options(params["stream_options"], stream)
     tools = params.get("tools")
     names: set[str] = _tool_names(tools) if tools is not None else set()
     if params.get("tool_choice") is not None:
         _check_tool_choice(params["tool_choice"], names)
     if params.get("response_format") is not None:
         _check_response_format(params["response_format"])
+    extra = params.get("extra_body")
+    if extra:
+        error = json_value_error(extra, "extra_body")
+        if error is not None:
+            raise error
+
+
+_DEFAULT_DIALECT = WireDialect()
 
 
 def build_body(
     params: Mapping[str, Any], *, model: str, dialect: WireDialect, stream: bool
 ) -> bytes:
     """Validate ``params`` and encode the JSON body for ``model`` (the provider's own name)."""
-    validate(params)
+    validate(params, stream=stream, dialect=dialect)
     body: dict[str, Any] = {}
     for key, value in params.items():
         if value is None or key in CLIENT_KEYS or key in dialect.drop:
             continue
         body[dialect.rename.get(key, key)] = value
+    messages = body.get("messages")
+    if messages is not None and any(isinstance(m, Message) for m in messages):
+        content = dialect.tool_call_content
+        body["messages"] = [
+            message_param(m, tool_call_content=content) if isinstance(m, Message) else m
+            for m in messages
+        ]
     body["model"] = model
     if stream:
         body["stream"] = True
@@ -265,5 +374,12 @@ def build_body(
         body.update(extra)
     try:
         return _encode(body)
-    except (TypeError, msgspec.EncodeError) as exc:
+    except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
+        # Strings with lone surrogates are found here (checking every string up front would
+        # cost a pass over the whole conversation); name the field that holds one.
+        for key, value in body.items():
+            where = f"extra_body.{key}" if extra and key in extra else key
+            error = json_value_error(value, where, strings=True)
+            if error is not None:
+                raise error from None
         raise RequestValidationError(f"request is not JSON-serializable: {exc}") from None
