@@ -70,7 +70,7 @@ def test_the_async_client_of_the_example_answers_from_the_same_handler(
 def test_an_async_stream_reads_the_pieces_through_as_async() -> None:
     pieces = [
         b'data: {"choices": [{"index": 0, "delta": {"content": "a"}}]}\n\n',
-        b'data: {"choices": [{"index": 0, "delta": {"content": "b"}}]}\n\n',
+        b'data: {"choices": [{"index": 0, "delta": {"content": "b"}, "finish_reason": "stop"}]}\n\n',
         b"data: [DONE]\n\n",
     ]
     transport = MemoryTransport(lambda request: MemoryResponse(body=pieces))

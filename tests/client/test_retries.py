@@ -246,3 +246,27 @@ def test_final_raises_the_stream_error_again(server: FakeServer) -> None:
                 await stream.final()
 
     asyncio.run(main())
+
+
+def test_a_stream_that_ends_before_any_finish_reason_is_cut(
+    driver: Driver, server: FakeServer
+) -> None:
+    # [DONE] without a finish reason or usage: llama.cpp's server ends an interrupted answer so.
+    server.enqueue(Stream(chunks=["half", " an"], finish_reason=None, usage=None))
+    run = driver.stream(model="m", messages=HI)
+    assert [chunk.text for chunk in run.chunks if chunk.text] == ["half", " an"]
+    assert isinstance(run.error, chatlane.StreamInterrupted)
+    assert "before the answer was complete" in run.error.message
+    assert len(server.chat_requests) == 1
+
+
+def test_a_stream_with_usage_but_no_finish_reason_is_whole(
+    driver: Driver, server: FakeServer
+) -> None:
+    # Snowflake Cortex sends no finish_reason at all, but ends with usage and [DONE].
+    server.enqueue(Stream(chunks=["all"], finish_reason=None))
+    run = driver.stream(model="m", messages=HI, stream_options={"include_usage": True})
+    assert run.error is None
+    assert run.final is not None
+    assert run.final.text == "all"
+    assert run.final.usage is not None

@@ -89,9 +89,10 @@ def test_memory_transport_streams_pieces() -> None:
     pieces = [
         b'data: {"choices": [{"index": 0, "delta": {"content": "a"}}]}\n',
         b"\n",
+        b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n',
         b"data: [DONE]\n\n",
     ]
     transport = MemoryTransport(lambda request: MemoryResponse(body=pieces))
     with chatlane.Client(base_url="http://memory/v1", transport=transport) as client:
         stream = client.stream(model="m", messages=HI)
-        assert [chunk.text for chunk in stream] == ["a"]
+        assert [chunk.text for chunk in stream if chunk.text] == ["a"]

@@ -20,14 +20,14 @@ EPILOG = (
 )
 
 
-class ArgumentError(Exception):
+class _ArgumentError(Exception):
     """A command line argparse cannot parse; reported like every other error."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # "argument --timeout: ..." reads "--timeout: ..." like the CLI's other messages.
-        raise ArgumentError(message.removeprefix("argument "))
+        raise _ArgumentError(message.removeprefix("argument "))
 
 
 def _seconds(text: str) -> float:
@@ -135,7 +135,7 @@ def _check_text(args: argparse.Namespace) -> None:
             where = unencodable(item) if isinstance(item, str) else None
             if where is not None:
                 what = "the question" if name == "question" else "--" + name.replace("_", "-")
-                raise ArgumentError(f"{what} is not valid UTF-8 text ({where})")
+                raise _ArgumentError(f"{what} is not valid UTF-8 text ({where})")
 
 
 def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
@@ -150,9 +150,9 @@ def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         return 2
     _check_text(args)
     if args.max_turns < 1:
-        raise ArgumentError("--max-turns must be at least 1")
+        raise _ArgumentError("--max-turns must be at least 1")
     if args.max_tokens is not None and args.max_tokens < 1:
-        raise ArgumentError("--max-tokens must be at least 1")
+        raise _ArgumentError("--max-tokens must be at least 1")
     if args.command == "ask":
         from chatlane.cli.ask import run_ask
 
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     as_json = _wants_json(sys.argv[1:] if argv is None else argv)
     try:
         return _run(build_parser(), argv)
-    except ArgumentError as exc:
+    except _ArgumentError as exc:
         from chatlane.cli import errors
 
         errors.report(str(exc), as_json=as_json)

@@ -67,6 +67,12 @@ def _may_be_last(chunk: ChatCompletionChunk) -> bool:
     return chunk.usage is not None and not _carries_output(chunk)
 
 
+_CUT = (
+    "the stream ended before the answer was complete (no choice reported a finish reason"
+    " and no usage came)"
+)
+
+
 class StreamDecoder:
     """Incremental: bytes in, timed chunks out; keeps the accumulator and timing as it goes."""
 
@@ -123,7 +129,7 @@ class StreamDecoder:
             return self._too_long(exc)
         ready = self._handle(events, now)
         if not self.done and self.error is None and not self._looks_complete():
-            self._fail(StreamInterrupted("the stream ended before it was complete"), ready)
+            self._fail(StreamInterrupted(_CUT), ready)
             return ready
         held = self._release(last=True)
         if held is not None:
@@ -138,7 +144,7 @@ class StreamDecoder:
         return ready
 
     def _looks_complete(self) -> bool:
-        """At EOF without [DONE]: a finish reason or usage means nothing was lost."""
+        """At the end ([DONE] or EOF): a finish reason or usage means nothing was lost."""
         return (
             self._held is not None
             or self.accumulator.usage is not None
@@ -159,6 +165,10 @@ class StreamDecoder:
                 break
             data = event.data
             if data == DONE:
+                if not self._looks_complete():
+                    # llama.cpp's server ends an interrupted answer this way: it is cut.
+                    self._fail(StreamInterrupted(_CUT), ready)
+                    break
                 self.done = True
                 held = self._release(last=True)
                 if held is not None:
