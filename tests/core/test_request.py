@@ -230,3 +230,158 @@ def test_tool_results_following_assistant_tool_calls_are_valid() -> None:
 def test_validation_errors_are_value_errors() -> None:
     with pytest.raises(ValueError, match="temperature"):
         body_of({"model": "m", "messages": [USER], "temperature": 9})
+
+
+# --- Value ranges and JSON-ness: each rule names its field ------------------------------
+
+ASSISTANT_CALLS = {"role": "assistant", "content": None, "tool_calls": [CALL, {**CALL}]}
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "match"),
+    [
+        ({"max_tokens": 2**70}, "max_tokens", "within 64 bits"),
+        ({"max_completion_tokens": 2**63}, "max_completion_tokens", "within 64 bits"),
+        ({"n": 0}, "n", "positive integer"),
+        ({"n": -1}, "n", "positive integer"),
+        ({"seed": -(2**64)}, "seed", "within 64 bits"),
+        ({"random_seed": 2**64}, "random_seed", "within 64 bits"),
+        ({"temperature": float("nan")}, "temperature", "between 0 and 2"),
+        ({"temperature": float("inf")}, "temperature", "between 0 and 2"),
+        ({"top_p": float("-inf")}, "top_p", "between 0 and 1"),
+        ({"top_logprobs": 3}, "top_logprobs", "needs logprobs=True"),
+        ({"top_logprobs": 3, "logprobs": False}, "top_logprobs", "needs logprobs=True"),
+        ({"top_logprobs": 21, "logprobs": True}, "top_logprobs", "between 0 and 20"),
+        ({"top_logprobs": -1, "logprobs": True}, "top_logprobs", "between 0 and 20"),
+        ({"stream_options": {"include_usage": True}}, "stream_options", "only .* streaming"),
+        ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "at most 4"),
+        ({"stop": b"END"}, "stop", "list of strings"),
+        ({"stop": "\ud800"}, "stop", "lone surrogate"),
+        ({"stop": ["ok", "\udfff"]}, "stop[1]", "lone surrogate"),
+        ({"user": b"u-1"}, "user", "must be a string"),
+        ({"user": "\ud800"}, "user", "lone surrogate"),
+        ({"prompt_mode": "fast"}, "prompt_mode", "reasoning"),
+        ({"timeout": float("nan")}, "timeout", "positive number"),
+        ({"extra_headers": {"x": 1}}, "extra_headers", "string values"),
+        ({"extra_body": [1]}, "extra_body", "mapping"),
+        ({"extra_body": {"top_k": 2**64}}, "extra_body.top_k", "within|out of range"),
+        ({"extra_body": {"x": float("nan")}}, "extra_body.x", "finite"),
+        ({"extra_body": {"x": b"raw"}}, "extra_body.x", "JSON value"),
+        ({"extra_body": {"x": {1: 2}}}, "extra_body.x", "keys must be strings"),
+        ({"extra_body": {"x": "\ud800"}}, "extra_body.x", "lone surrogate"),
+        (
+            {"messages": [{"role": "user", "content": "caf\ud800"}]},
+            "messages[0].content",
+            "lone surrogate",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": "\ud800"}]}]},
+            "messages[0].content[0].text",
+            "lone surrogate",
+        ),
+        ({"messages": [{"role": "user", "content": b"hi"}]}, "messages[0].content", "bytes"),
+        (
+            {"messages": [{"role": "user", "content": "x", "metadata": 2**64}]},
+            "messages[0].metadata",
+            "out of range",
+        ),
+        (
+            {"messages": [USER, ASSISTANT_CALLS]},
+            "messages[1].tool_calls[1].id",
+            "duplicate tool call id 'call_1'",
+        ),
+        (
+            {"messages": [USER, {**ASSISTANT_CALLS, "tool_calls": [{**CALL, "type": "x"}]}]},
+            "messages[1].tool_calls[0].type",
+            "Invalid enum value",
+        ),
+        (
+            {"messages": [USER], "tools": [{"type": "function", "function": {"name": "x" * 65}}]},
+            "tools[0].function.name",
+            "must match",
+        ),
+        (
+            {"messages": [USER], "tools": [{"type": "function", "function": {"name": "ok\n"}}]},
+            "tools[0].function.name",
+            "must match",
+        ),
+        (
+            {
+                "tools": [
+                    {"type": "function", "function": {"name": "f", "parameters": {"max": 2**64}}}
+                ]
+            },
+            "tools[0].function.parameters.max",
+            "out of range",
+        ),
+        (
+            {"response_format": {"type": "json_schema", "json_schema": {"name": "my schema"}}},
+            "response_format.json_schema.name",
+            "must match",
+        ),
+        (
+            {"response_format": {"type": "json_schema", "json_schema": {"name": "x" * 65}}},
+            "response_format.json_schema.name",
+            "must match",
+        ),
+        (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "x", "schema": {"minimum": float("nan")}},
+                }
+            },
+            "response_format.json_schema.schema.minimum",
+            "finite",
+        ),
+        ({1: "x"}, "1", "unknown parameter"),
+    ],
+)
+def test_out_of_range_values_name_the_field(params: dict[str, Any], field: str, match: str) -> None:
+    with pytest.raises(RequestValidationError, match=match) as info:
+        body_of({"model": "m", "messages": [USER], **params})
+    assert info.value.field == field
+
+
+def test_in_range_edges_are_sent() -> None:
+    params = {
+        "model": "m",
+        "messages": [USER],
+        "max_tokens": 2**63 - 1,
+        "seed": -(2**63),
+        "n": 1,
+        "logprobs": True,
+        "top_logprobs": 20,
+        "stop": ["a", "b", "c", "d"],
+        "temperature": 0,
+    }
+    assert body_of(params) == params
+    assert body_of({**params, "top_logprobs": 0})["top_logprobs"] == 0
+
+
+def test_stream_options_are_sent_when_streaming() -> None:
+    params = {"model": "m", "messages": [USER], "stream_options": {"include_usage": False}}
+    assert body_of(params, stream=True)["stream_options"] == {"include_usage": False}
+    with pytest.raises(RequestValidationError) as info:
+        body_of({**params, "stream_options": {"include_usage": "yes"}}, stream=True)
+    assert info.value.field == "stream_options.include_usage"
+
+
+def test_the_stop_limit_is_the_dialects() -> None:
+    five = {"model": "m", "messages": [USER], "stop": list("abcde")}
+    assert body_of(five, WireDialect(max_stop=None))["stop"] == list("abcde")
+    with pytest.raises(RequestValidationError, match="at most 2") as info:
+        body_of({**five, "stop": list("abc")}, WireDialect(max_stop=2))
+    assert info.value.field == "stop"
+    assert PROVIDERS["openai"].dialect.max_stop == 4
+
+
+def test_tool_call_ids_may_repeat_across_assistant_messages() -> None:
+    messages = [
+        USER,
+        {"role": "assistant", "content": None, "tool_calls": [CALL]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "1"},
+        {"role": "assistant", "content": "", "tool_calls": [CALL]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "2"},
+    ]
+    assert body_of({"model": "m", "messages": messages})["messages"] == messages
