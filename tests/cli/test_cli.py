@@ -384,3 +384,14 @@ def test_readme_shows_the_current_help(
     assert f"```text\n$ chatlane {' '.join([*command, '--help']).strip()}\n{text}```" in readme, (
         "README.md's help text is out of date; paste this:\n" + text
     )
+
+
+def test_usage_a_server_does_not_report_is_unknown_not_zero(
+    server: FakeServer, keyed: None
+) -> None:
+    server.enqueue(Completion(content="hello", usage=None))
+    done = chatlane("ask", *remote(server), "hi")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "hello"
+    assert "tokens not reported by the server" in done.stderr
+    assert "0 prompt" not in done.stderr

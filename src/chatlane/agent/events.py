@@ -55,6 +55,12 @@ class AgentResult:
     def tool_calls(self) -> int:
         return len(self.tool_results)
 
+    @property
+    def usage_reported(self) -> bool:
+        """Every model call reported its usage; otherwise ``usage`` counts only those that
+        did, and the tokens of the others are not known."""
+        return all(completion.usage is not None for completion in self.completions)
+
 
 class AgentLimitError(ChatlaneError):
     """A run hit ``max_turns`` or ``max_tool_calls`` before the model gave an answer.

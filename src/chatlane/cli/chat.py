@@ -116,8 +116,8 @@ class ChatSession:
         answers = len(self.results)
         print(
             f"(this session: {answers} answer{'s' if answers != 1 else ''}, "
-            f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
-            f"{', ' + cost if cost else ''})"
+            + render.tokens_text(usage, reported=all(r.usage_reported for r in self.results))
+            + f"{', ' + cost if cost else ''})"
         )
 
     def help(self, _: str) -> None:

@@ -13,8 +13,9 @@ from chatlane.agent import (
     ToolCallStarted,
     TurnFinished,
 )
+from chatlane.core.types import Usage
 
-__all__ = ["CUT_OFF", "EventWriter", "dollars", "usage_line"]
+__all__ = ["CUT_OFF", "EventWriter", "dollars", "tokens_text", "usage_line"]
 
 _SHOWN = 200  # characters of a tool result shown; the model gets all of it
 CUT_OFF = "(the answer was cut off by the token limit: raise --max-tokens)"
@@ -55,13 +56,20 @@ def turn_line(event: TurnFinished) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
+def tokens_text(usage: Usage, *, reported: bool) -> str:
+    """Token counts, or that the server did not report them (unknown is not zero)."""
+    if not reported:
+        return "tokens not reported by the server"
+    return f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
+
+
 def usage_line(result: AgentResult) -> str:
     usage = result.usage
     calls = result.tool_calls
     parts = [
         f"{result.turns} turn{'s' if result.turns != 1 else ''}",
         f"{calls} tool call{'s' if calls != 1 else ''}",
-        f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens",
+        tokens_text(usage, reported=result.usage_reported),
     ]
     cost = dollars(result.cost)
     if cost:
