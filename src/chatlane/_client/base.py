@@ -68,7 +68,8 @@ class ClientBase(Generic[TransportT]):
         return self._core.provider
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._core!r})"
+        core = getattr(self, "_core", None)  # absent while a bad configuration is refused
+        return f"{type(self).__name__}({'' if core is None else repr(core)})"
 
     def resolve(self, model: str, *, provider: str | None = None) -> Route:
         """Where calls for ``model`` go: the provider, its name for the model, the base URL,

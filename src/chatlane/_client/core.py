@@ -4,7 +4,6 @@ composed call flows. Only the drivers (``sync.py``, ``aio.py``) differ between t
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,13 @@ from chatlane.core.request import build_body
 from chatlane.core.retry import RetryPolicy
 from chatlane.core.timeouts import Timeout
 from chatlane.local.settings import LocalModel
-from chatlane.providers.endpoints import Endpoint, Route, default_provider_name, resolve_endpoint
+from chatlane.providers.endpoints import (
+    ENVIRONMENT,
+    Endpoint,
+    Route,
+    default_provider_name,
+    resolve_endpoint,
+)
 from chatlane.providers.registry import get_provider
 from chatlane.transport.base import HTTPRequest
 
@@ -65,7 +70,7 @@ class ClientCore:
             self.default = resolve_endpoint(provider, base_url=base_url, **self._options)
             self._endpoints[self.default.provider] = self.default
         else:
-            self.default = self._endpoint(default_provider_name(os.environ))
+            self.default = self._endpoint(default_provider_name(ENVIRONMENT))
         self.provider = self.default.provider
         pieces = tuple(middleware)
         for piece in pieces:

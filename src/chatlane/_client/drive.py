@@ -28,6 +28,9 @@ def drive(
             step = flow.send(send) if thrown is None else flow.throw(thrown)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+        except errors.ChatlaneError as exc:
+            send = None
+            raise _bare(exc) from exc.__cause__
         if isinstance(step, Deliver):
             if pause:
                 return step
@@ -53,6 +56,9 @@ async def adrive(
             step = flow.send(send) if thrown is None else flow.throw(thrown)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+        except errors.ChatlaneError as exc:
+            send = None
+            raise _bare(exc) from exc.__cause__
         if isinstance(step, Deliver):
             if pause:
                 return step
@@ -75,3 +81,13 @@ def arun(
     # A plain function returning adrive's coroutine: one coroutine per call, not two
     # (each object a call allocates costs garbage-collector time under concurrency).
     return cast(Coroutine[Any, Any, T], adrive(flow, perform, pause=False))
+
+
+def _bare(error: errors.ChatlaneError) -> errors.ChatlaneError:
+    """``error`` without the call flow's frames: their locals hold what the server sent,
+    which may echo the key, and a traceback printed with locals would show it. The error's
+    own text is scrubbed; a suppressed context (a transport's exception, whose frames hold
+    the request headers) is dropped."""
+    if error.__suppress_context__:
+        error.__context__ = None
+    return error.with_traceback(None)

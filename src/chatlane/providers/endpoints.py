@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_AZURE_API_VERSION",
+    "ENVIRONMENT",
     "Endpoint",
     "Route",
     "default_provider_name",
@@ -70,6 +71,26 @@ class Route:
     model_info: ModelInfo | None = None
     """What the client knows about the model: the facts it was given (``models=``), the
     embedded model's settings, or the model table; None when nothing is known."""
+
+
+class _Environment(Mapping[str, str]):
+    """``os.environ``, read live, with a repr that shows none of it: a traceback printed
+    with its locals must not print every key in the environment."""
+
+    def __getitem__(self, name: str) -> str:
+        return os.environ[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(os.environ)
+
+    def __len__(self) -> int:
+        return len(os.environ)
+
+    def __repr__(self) -> str:
+        return "<the process environment>"
+
+
+ENVIRONMENT: Mapping[str, str] = _Environment()
 
 
 def default_provider_name(env: Mapping[str, str]) -> str:
@@ -173,7 +194,7 @@ def resolve_endpoint(
     The key must be a valid header value, and a URL must not carry user-info
     (``https://user:key@host``): both are a ``ConfigurationError`` that does not show them.
     """
-    env = os.environ if env is None else env
+    env = ENVIRONMENT if env is None else env
     row = _provider_row(provider, base_url)
     url_source = "base_url="
     url = base_url
