@@ -18,6 +18,7 @@ import aiohttp
 
 from chatlane.core import errors
 from chatlane.transport.base import Fetched, HTTPRequest
+from chatlane.transport.sync_urllib3 import DEFAULT_MAX_RESPONSE_BYTES, too_large
 
 __all__ = ["AiohttpTransport"]
 
@@ -70,9 +71,17 @@ class AiohttpResponse:
 
 
 class AiohttpTransport:
-    """Async HTTP over aiohttp. Proxies from the environment; TLS verified."""
+    """Async HTTP over aiohttp. Proxies from the environment; TLS verified. A whole response
+    larger than ``max_response_bytes`` after decompression is a ``ResponseDecodeError``."""
 
-    def __init__(self, *, verify: bool = True, max_connections: int = 100) -> None:
+    def __init__(
+        self,
+        *,
+        verify: bool = True,
+        max_connections: int = 100,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        self._max_bytes = max_response_bytes
         self._verify = verify
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
@@ -112,14 +121,35 @@ class AiohttpTransport:
         # asyncio.timeout per call, and a whole response has no first-token/idle phases.
         timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
         try:
-            async with self._request(request, timeout) as response:
-                return Fetched(response.status, response.headers, await response.read())
+            response = await self._request(request, timeout)
         except aiohttp.ConnectionTimeoutError:
             raise errors.ConnectTimeout("timed out connecting") from None
         except TimeoutError:
             raise errors.TimeoutError("timed out waiting for the response") from None
         except _BROKEN as exc:
             raise errors.ConnectError(f"connection failed: {exc}") from None
+        # Once the server has started answering, a cut body is a StreamInterrupted (never
+        # retried: it may have been billed).
+        async with response:
+            return Fetched(response.status, response.headers, await self._body(response))
+
+    async def _body(self, response: aiohttp.ClientResponse) -> bytes:
+        limit = self._max_bytes
+        if limit is not None and (response.content_length or 0) > limit:
+            raise too_large(limit)
+        pieces: list[bytes] = []
+        size = 0
+        try:
+            while piece := await response.content.readany():
+                size += len(piece)
+                if limit is not None and size > limit:  # counted as it inflates
+                    raise too_large(limit)
+                pieces.append(piece)
+        except TimeoutError:
+            raise errors.TimeoutError("timed out reading the response body") from None
+        except _BROKEN as exc:
+            raise errors.StreamInterrupted(f"connection broke while reading: {exc}") from None
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     async def send(
         self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None

@@ -24,9 +24,12 @@ from urllib3.exceptions import (
 from chatlane.core import errors
 from chatlane.transport.base import Fetched, HTTPRequest
 
-__all__ = ["Urllib3Transport"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "Urllib3Transport", "too_large"]
 
 _READ_SIZE = 65536
+
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+"""The largest whole response body read (after decompression): a chat completion is a few KB."""
 
 
 class Urllib3Response:
@@ -49,16 +52,21 @@ class Urllib3Response:
         if isinstance(sock, socket.socket):
             sock.settimeout(timeout)
 
-    def read(self, timeout: float | None) -> bytes:
+    def read(self, timeout: float | None, limit: int | None = None) -> bytes:
+        """The rest of the body. More than ``limit`` bytes (decompressed) is an error found
+        while inflating, before the rest is read; the connection is then dropped."""
         self._set_timeout(timeout)
         try:
-            data = self._response.read()
+            data = self._response.read() if limit is None else self._response.read(limit + 1)
         except ReadTimeoutError:
             self.close()
             raise errors.TimeoutError("timed out reading the response body") from None
         except (ProtocolError, HTTPError, OSError) as exc:
             self.close()
             raise errors.StreamInterrupted(f"connection broke while reading: {exc}") from None
+        if limit is not None and len(data) > limit:
+            self.close()
+            raise too_large(limit)
         self._response.release_conn()
         return data
 
@@ -83,9 +91,20 @@ class Urllib3Response:
 
 
 class Urllib3Transport:
-    """Sync HTTP over urllib3. ``verify=False`` disables TLS checks (never by default)."""
+    """Sync HTTP over urllib3. ``verify=False`` disables TLS checks (never by default).
 
-    def __init__(self, *, verify: bool = True, max_connections: int = 32) -> None:
+    A whole response (``fetch``) larger than ``max_response_bytes`` after decompression is a
+    ``ResponseDecodeError`` (None: no limit); a compressed body is inflated only that far.
+    """
+
+    def __init__(
+        self,
+        *,
+        verify: bool = True,
+        max_connections: int = 32,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        self._max_bytes = max_response_bytes
         self._maxsize = max_connections
         self._cert_reqs = "CERT_REQUIRED" if verify else "CERT_NONE"
         self._direct = urllib3.PoolManager(
@@ -137,8 +156,17 @@ class Urllib3Transport:
     def fetch(
         self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
     ) -> Fetched:
-        response = self._open(request, connect_timeout, read_timeout, preload=True)
-        return Fetched(response.status, response.headers, response.data)
+        # The body is read apart from the headers: once the server has started answering, a
+        # cut body is a StreamInterrupted (never retried: it may have been billed).
+        response = Urllib3Response(
+            self._open(request, connect_timeout, read_timeout, preload=False)
+        )
+        limit = self._max_bytes
+        if limit is not None and _declared(response.headers) > limit:
+            response.close()
+            raise too_large(limit)
+        body = response.read(read_timeout, limit)
+        return Fetched(response.status, response.headers, body)
 
     def send(
         self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
@@ -149,6 +177,17 @@ class Urllib3Transport:
         self._direct.clear()
         for manager in self._proxies.values():
             manager.clear()
+
+
+def _declared(headers: Mapping[str, str]) -> int:
+    length = headers.get("content-length", "")
+    return int(length) if length.isdigit() else 0
+
+
+def too_large(limit: int) -> errors.ResponseDecodeError:
+    return errors.ResponseDecodeError(
+        f"the response body is larger than {limit} bytes (max_response_bytes of the transport)"
+    )
 
 
 def _reason(exc: BaseException) -> str:
