@@ -59,9 +59,11 @@ def test_a_gzip_bomb_is_refused_while_it_inflates(server: FakeServer) -> None:
     )
     transport = Urllib3Transport(max_response_bytes=4 * 2**20)
     started = time.perf_counter()
-    with chatlane.Client(base_url=server.url, transport=transport) as client:
-        with pytest.raises(chatlane.ResponseDecodeError, match="larger than"):
-            client.chat(model="m", messages=HI)
+    with (
+        chatlane.Client(base_url=server.url, transport=transport) as client,
+        pytest.raises(chatlane.ResponseDecodeError, match="larger than"),
+    ):
+        client.chat(model="m", messages=HI)
     assert time.perf_counter() - started < 5  # it stopped early, not after 400 MB
 
 
