@@ -158,7 +158,7 @@ def test_a_streamed_tool_call_message_is_accepted_back_into_the_history() -> Non
     message = _streamed(STREAM)
     assert message.role == "assistant"
     assert [c.type for c in message.tool_calls or ()] == ["function", "function"]
-    history = [
+    history: list[Any] = [
         USER,
         message,
         {"role": "tool", "tool_call_id": "call_a", "content": "18 C"},

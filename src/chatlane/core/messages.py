@@ -327,8 +327,9 @@ def validate_messages(messages: Sequence[MessageParam]) -> None:
         if (
             type(message) is dict
             and len(message) == 2
-            and message.get("role") in _PLAIN_ROLES
             and type(message.get("content")) is str
+            and type(message.get("role")) is str
+            and message["role"] in _PLAIN_ROLES
         ):
             if unanswered:
                 raise _unanswered(index, unanswered)
