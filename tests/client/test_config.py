@@ -191,3 +191,27 @@ def test_async_stream_can_be_awaited(server: FakeServer) -> None:
             return final.text
 
     assert asyncio.run(main()) == "one two"
+
+
+@pytest.mark.parametrize("provider", [5, b"openai", "", ["openai"]])
+def test_a_provider_that_is_not_a_name_is_refused_naming_the_field(provider: object) -> None:
+    with chatlane.Client(base_url="http://127.0.0.1:9/v1", api_key="k") as client:
+        with pytest.raises(chatlane.RequestValidationError) as info:
+            client.chat(model="m", messages=[{"role": "user", "content": "hi"}], provider=provider)  # type: ignore[arg-type]
+        assert info.value.field == "provider"
+        with pytest.raises(chatlane.RequestValidationError):
+            client.resolve("m", provider=provider)  # type: ignore[arg-type]
+
+
+def test_stop_sequences_follow_what_each_provider_documents(server: FakeServer) -> None:
+    five = ["a", "b", "c", "d", "e"]
+    hi = [{"role": "user", "content": "hi"}]
+    with (
+        chatlane.Client(provider="openai", base_url=server.url, api_key="k") as openai,
+        pytest.raises(chatlane.RequestValidationError, match="stop"),
+    ):
+        openai.chat(model="m", messages=hi, stop=five)
+    server.enqueue(Completion(content="ok"))
+    with chatlane.Client(provider="vllm", base_url=server.url) as vllm:
+        assert vllm.chat(model="m", messages=hi, stop=five).text == "ok"
+    assert server.chat_requests[-1].json()["stop"] == five

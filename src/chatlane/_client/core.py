@@ -122,12 +122,21 @@ class ClientCore:
             return self._endpoint(prefix), rest
         return default, model
 
-    def resolve(self, model: str, provider: str | None = None) -> Route:
+    def _routed(self, model: object, provider: object) -> tuple[Endpoint, str]:
+        """``route`` for what a caller passed: both checked first, naming the field."""
         if not isinstance(model, str) or not model.strip():
             raise errors.RequestValidationError(
                 "model: is required (a non-empty string)", field="model"
             )
-        endpoint, wire_model = self.route(model, provider)
+        if provider is not None and not (isinstance(provider, str) and provider.strip()):
+            raise errors.RequestValidationError(
+                f"provider: must be a provider name (a string), got {provider!r:.40}",
+                field="provider",
+            )
+        return self.route(model, provider)
+
+    def resolve(self, model: str, provider: str | None = None) -> Route:
+        endpoint, wire_model = self._routed(model, provider)
         info = self.model_info(model, wire_model, endpoint.in_process)
         return Route(endpoint.provider, wire_model, endpoint.base_url, endpoint.in_process, info)
 
@@ -147,11 +156,7 @@ class ClientCore:
     def prepare(self, params: Mapping[str, Any], *, stream: bool) -> Call:
         """Validate and build the request; nothing is sent."""
         model = params.get("model")
-        if not isinstance(model, str) or not model.strip():
-            raise errors.RequestValidationError(
-                "model: is required (a non-empty string)", field="model"
-            )
-        endpoint, wire_model = self.route(model, params.get("provider"))
+        endpoint, wire_model = self._routed(model, params.get("provider"))
         body = build_body(params, model=wire_model, dialect=endpoint.dialect, stream=stream)
         headers = endpoint.headers
         extra = params.get("extra_headers")

@@ -67,7 +67,10 @@ _ANTHROPIC = WireDialect(
     # Anthropic's compatibility layer ignores or rejects these.
     drop=_OPENAI_ONLY
     | {"logprobs", "top_logprobs", "seed", "presence_penalty", "frequency_penalty"},
+    tool_call_content=None,  # Anthropic refuses an empty text block ("" content)
 )
+_DEEPSEEK = WireDialect(max_stop=16)  # DeepSeek documents up to 16 stop sequences
+_ANY_STOPS = WireDialect(max_stop=None)  # servers that document no limit: do not invent one
 
 PROVIDERS: dict[str, Provider] = {
     row.name: row
@@ -105,6 +108,7 @@ PROVIDERS: dict[str, Provider] = {
             "TOGETHER_API_KEY",
             base_url_env="TOGETHER_BASE_URL",
             foreign_model_ids=True,
+            dialect=_ANY_STOPS,
         ),
         Provider(
             "openrouter",
@@ -112,12 +116,14 @@ PROVIDERS: dict[str, Provider] = {
             "OPENROUTER_API_KEY",
             base_url_env="OPENROUTER_BASE_URL",
             foreign_model_ids=True,
+            dialect=_ANY_STOPS,
         ),
         Provider(
             "deepseek",
             "https://api.deepseek.com/v1",
             "DEEPSEEK_API_KEY",
             base_url_env="DEEPSEEK_BASE_URL",
+            dialect=_DEEPSEEK,
         ),
         Provider(
             "anthropic",
@@ -132,6 +138,7 @@ PROVIDERS: dict[str, Provider] = {
             "OLLAMA_API_KEY",
             key_required=False,
             base_url_env="OLLAMA_BASE_URL",
+            dialect=_ANY_STOPS,
         ),
         Provider(
             "vllm",
@@ -140,6 +147,7 @@ PROVIDERS: dict[str, Provider] = {
             key_required=False,
             base_url_env="VLLM_BASE_URL",
             foreign_model_ids=True,
+            dialect=_ANY_STOPS,
         ),
         Provider(
             "local",
@@ -147,6 +155,7 @@ PROVIDERS: dict[str, Provider] = {
             None,
             key_required=False,
             in_process=True,
+            dialect=_ANY_STOPS,
         ),
         Provider(
             "llamacpp",
@@ -154,11 +163,12 @@ PROVIDERS: dict[str, Provider] = {
             "LLAMACPP_API_KEY",
             key_required=False,
             base_url_env="LLAMACPP_BASE_URL",
+            dialect=_ANY_STOPS,
         ),
     )
 }
 
-COMPATIBLE = Provider("openai-compatible", "", None, key_required=False)
+COMPATIBLE = Provider("openai-compatible", "", None, key_required=False, dialect=_ANY_STOPS)
 """Any server reached through an explicit ``base_url``."""
 
 
