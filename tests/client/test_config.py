@@ -215,3 +215,23 @@ def test_stop_sequences_follow_what_each_provider_documents(server: FakeServer) 
     with chatlane.Client(provider="vllm", base_url=server.url) as vllm:
         assert vllm.chat(model="m", messages=hi, stop=five).text == "ok"
     assert server.chat_requests[-1].json()["stop"] == five
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[::1", "Invalid IPv6"),
+        ("http://a b/v1", "no spaces"),
+        ("http://:99999/v1", "Port"),
+        ("not a url", "http:// or https://"),
+        ("ftp://x/v1", "http:// or https://"),
+        ("http:///v1", "no host"),
+    ],
+)
+@pytest.mark.parametrize("cls", [chatlane.Client, chatlane.AsyncClient])
+def test_a_base_url_that_cannot_be_sent_to_is_refused_at_once(
+    url: str, problem: str, cls: type[chatlane.Client] | type[chatlane.AsyncClient]
+) -> None:
+    with pytest.raises(chatlane.ConfigurationError, match=problem) as info:
+        cls(base_url=url, api_key="k")
+    assert "base_url=" in str(info.value)

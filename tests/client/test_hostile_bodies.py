@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import functools
 import gzip
+import socket
+import threading
 import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -14,6 +17,8 @@ from chatlane.testing import FakeServer, RawResponse, ResetMidStream
 from chatlane.transport.async_aiohttp import AiohttpTransport
 from chatlane.transport.sync_urllib3 import DEFAULT_MAX_RESPONSE_BYTES, Urllib3Transport
 from tests.client.conftest import MakeDriver
+from tests.client.drivers import Driver
+from tests.conftest import FAST_RETRY
 
 HI = [{"role": "user", "content": "Hi"}]
 JSON = "application/json"
@@ -94,3 +99,49 @@ def test_a_body_cut_short_is_not_sent_again(make_driver: MakeDriver, server: Fak
         make_driver().chat(model="m", messages=HI)
     assert info.value.attempts == 1
     assert len(server.chat_requests) == 1
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[bytes], str]]:
+    """A loopback socket that answers every request with the given bytes, then closes."""
+    sockets: list[socket.socket] = []
+
+    def serve(answer: bytes) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        sockets.append(listener)
+
+        def run() -> None:
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except OSError:
+                    return
+                with connection:
+                    connection.recv(65536)
+                    connection.sendall(answer)
+
+        threading.Thread(target=run, daemon=True).start()
+        return f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+
+    yield serve
+    for listener in sockets:
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 abc\r\n\r\n",
+        b"\x00\x01 not http at all\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 200_000 + b"\r\n\r\n",
+    ],
+    ids=["bad-status-line", "not-http", "huge-header"],
+)
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_answer_that_is_not_http_is_a_decode_error_not_retried(
+    answer: bytes, mode: str, raw_server: Callable[[bytes], str]
+) -> None:
+    driver = Driver(mode, base_url=raw_server(answer), api_key="k", retry=FAST_RETRY)
+    with pytest.raises(chatlane.ResponseDecodeError, match="not valid HTTP") as info:
+        driver.chat(model="m", messages=HI)
+    assert info.value.attempts == 1

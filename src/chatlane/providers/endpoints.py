@@ -127,7 +127,7 @@ def _checked_url(url: str, source: str) -> str:
     except ValueError:
         parts, has_userinfo = None, "@" in url
     if not has_userinfo:
-        return url
+        return _well_formed(url, source)
     host = parts.netloc.rpartition("@")[2] if parts is not None else "<host>"
     scheme = f"{parts.scheme}://" if parts is not None and parts.scheme else ""
     del url, parts  # a traceback formatted with its locals shows this frame's
@@ -135,6 +135,31 @@ def _checked_url(url: str, source: str) -> str:
         f"{source}: a URL with credentials ({scheme}***@{host}/...) is not supported: pass the"
         " key as api_key= (or its environment variable) and the URL without user-info"
     )
+
+
+def _well_formed(url: str, source: str) -> str:
+    """``url`` if a transport can send to it; else a ConfigurationError naming the problem
+    (today both transports fail later, each its own way, one with a raw exception)."""
+    if url.startswith("local://"):
+        return url
+    problem = None
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # parses it: out of range or not a number raises
+    except ValueError as exc:
+        problem, parts, port = str(exc), None, None
+    if parts is not None:
+        if parts.scheme not in ("http", "https"):
+            problem = "give an http:// or https:// URL, like http://localhost:8000/v1"
+        elif any(char.isspace() for char in url):
+            problem = "a URL has no spaces (encode one as %20)"
+        elif not parts.hostname:
+            problem = "the URL names no host"
+        elif port == 0:
+            problem = "port 0 cannot be connected to"
+    if problem is None:
+        return url
+    raise ConfigurationError(f"{source}: {url!r:.80} is not a URL chatlane can send to: {problem}")
 
 
 def _checked_key(key: str, source: str, what: str = "the API key") -> str:

@@ -126,6 +126,10 @@ class AiohttpTransport:
             raise errors.ConnectTimeout("timed out connecting") from None
         except TimeoutError:
             raise errors.TimeoutError("timed out waiting for the response") from None
+        except aiohttp.ClientResponseError as exc:  # aiohttp's parser refused the answer
+            raise errors.ResponseDecodeError(
+                f"the server's answer is not valid HTTP: {exc.message}"
+            ) from None
         except _BROKEN as exc:
             raise errors.ConnectError(f"connection failed: {exc}") from None
         # Once the server has started answering, a cut body is a StreamInterrupted (never
@@ -163,6 +167,10 @@ class AiohttpTransport:
             raise errors.ConnectTimeout("timed out connecting") from None
         except TimeoutError:
             raise errors.TimeoutError("timed out waiting for the response") from None
+        except aiohttp.ClientResponseError as exc:  # aiohttp's parser refused the answer
+            raise errors.ResponseDecodeError(
+                f"the server's answer is not valid HTTP: {exc.message}"
+            ) from None
         except _BROKEN as exc:
             raise errors.ConnectError(f"connection failed: {exc}") from None
         return AiohttpResponse(response)

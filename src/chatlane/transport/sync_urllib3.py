@@ -7,6 +7,7 @@ with certifi/system roots by default. Proxies come from the usual environment va
 
 from __future__ import annotations
 
+import http.client
 import socket
 import urllib.request
 from collections.abc import Mapping
@@ -151,6 +152,10 @@ class Urllib3Transport:
         except ReadTimeoutError:
             raise errors.TimeoutError("timed out waiting for the response") from None
         except (ProtocolError, HTTPError, OSError) as exc:
+            if _not_http(exc):  # it answered, with something else: sending again won't help
+                raise errors.ResponseDecodeError(
+                    f"the server's answer is not valid HTTP: {_reason(exc)}"
+                ) from None
             raise errors.ConnectError(f"connection failed: {_reason(exc)}") from None
 
     def fetch(
@@ -177,6 +182,19 @@ class Urllib3Transport:
         self._direct.clear()
         for manager in self._proxies.values():
             manager.clear()
+
+
+def _not_http(exc: BaseException) -> bool:
+    """A malformed status line or header, as opposed to a connection closed or reset before
+    any answer (which a retry may cure: a pooled connection the server had dropped)."""
+    inner: BaseException | None = exc
+    while inner is not None:
+        if isinstance(inner, http.client.RemoteDisconnected | ConnectionError):
+            return False
+        if isinstance(inner, http.client.HTTPException | ValueError):
+            return True
+        inner = inner.__context__ or inner.__cause__
+    return False
 
 
 def _declared(headers: Mapping[str, str]) -> int:
