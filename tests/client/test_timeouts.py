@@ -102,3 +102,16 @@ def test_connect_timeout(make_driver: MakeDriver, full_backlog: int) -> None:
 def test_timeout_values_are_checked() -> None:
     with pytest.raises(chatlane.UsageError, match="first_token"):
         chatlane.Timeout(first_token=0)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "5", True, 0, -1])
+def test_a_timeout_that_is_not_a_positive_number_is_a_usage_error(bad: object) -> None:
+    with pytest.raises(chatlane.UsageError, match="positive number of seconds"):
+        chatlane.Timeout(idle=bad)  # type: ignore[arg-type]
+    with pytest.raises(chatlane.UsageError, match="positive number of seconds"):
+        chatlane.Timeout.coerce(bad)  # type: ignore[arg-type]
+
+
+def test_a_call_has_a_total_limit_by_default_that_can_be_lifted() -> None:
+    assert chatlane.Timeout().total == 3600.0
+    assert chatlane.Timeout(total=None).total is None
