@@ -135,6 +135,9 @@ _PROVIDERS: Final[dict[str, ProviderProfile]] = {
     # llama.cpp's grammar takes lengths, item counts, tuples and dicts, all of which the
     # strict dialect would have to drop or refuse; numeric ranges are left to validation.
     "local": ProviderProfile(default_model="smollm2", full_schema=True),
+    # llama-cpp-python's server takes only text/json_object response formats (json_schema is
+    # refused); a named tool_choice constrains the arguments to the tool's schema by grammar.
+    "llamacpp": ProviderProfile(structured_output="tools"),
 }
 _ANY_SERVER: Final = ProviderProfile()
 

@@ -63,6 +63,12 @@ _MISTRAL = WireDialect(
     rename={"seed": "random_seed", "max_completion_tokens": "max_tokens"},
     stream_usage=False,  # Mistral puts usage on the last chunk without being asked
 )
+_LLAMACPP = WireDialect(
+    # llama-cpp-python's server reads only max_tokens (max_completion_tokens is ignored, so
+    # the limit would be lost); llama.cpp's llama-server reads max_tokens too.
+    rename={"random_seed": "seed", "max_completion_tokens": "max_tokens"},
+    max_stop=None,  # no documented limit
+)
 _ANTHROPIC = WireDialect(
     # Anthropic's compatibility layer ignores or rejects these.
     drop=_OPENAI_ONLY
@@ -163,7 +169,7 @@ PROVIDERS: dict[str, Provider] = {
             "LLAMACPP_API_KEY",
             key_required=False,
             base_url_env="LLAMACPP_BASE_URL",
-            dialect=_ANY_STOPS,
+            dialect=_LLAMACPP,
         ),
     )
 }
