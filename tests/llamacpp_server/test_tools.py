@@ -90,16 +90,8 @@ def test_server_refuses_a_null_content_tool_call_message(llamacpp_server: LlamaC
     assert status == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "chatlane sends a hand-built assistant dict with tool_calls and content None as given "
-        "(null), which this server refuses with 500; core/request.py (where Message objects "
-        "get WireDialect.tool_call_content) must give mappings with tool_calls and content "
-        "None the dialect's tool_call_content too"
-    ),
-)
 def test_hand_built_null_content_tool_call_message(llamacpp_server: LlamaCppServer) -> None:
+    # The server refuses null content beside tool calls: its dialect fills in "".
     call = {"id": "c1", "type": "function", "function": {"name": "add", "arguments": "{}"}}
     messages: list[dict[str, Any]] = [
         *QUESTION,
@@ -111,15 +103,6 @@ def test_hand_built_null_content_tool_call_message(llamacpp_server: LlamaCppServ
     assert reply.choices[0].message.content is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the agent keeps the model's tool-call turn as a dict with content None and sends it "
-        "so (null), which this server refuses with 500 on the second turn; the same fix as "
-        "for hand-built dicts in core/request.py, or agent/flow.py must store the turn with "
-        "content '' / as the returned Message"
-    ),
-)
 def test_agent_with_the_calculator(llamacpp_server: LlamaCppServer) -> None:
     calculator = [tool for tool in builtin_tools() if tool.name == "calculator"]
     with client(llamacpp_server, "llamacpp") as c:

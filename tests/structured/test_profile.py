@@ -21,6 +21,7 @@ def test_provider_rows_read_their_profile() -> None:
         "groq",
         "deepseek",
         "anthropic",
+        "llamacpp",
     }
     assert (COMPATIBLE.default_model, COMPATIBLE.structured_output) == (None, "json_schema")
 

@@ -127,6 +127,9 @@ class WireDialect:
     """How many ``stop`` sequences the provider takes (OpenAI documents at most 4); None: any."""
     tool_call_content: str | None = TOOL_CALL_CONTENT
     """Content sent for a returned ``Message`` with tool calls and no text ("" or None)."""
+    fill_tool_call_content: bool = False
+    """The provider refuses null content beside tool calls: a caller's own dicts get
+    ``tool_call_content`` too (otherwise dicts are sent exactly as given)."""
 
 
 _RANGES: dict[str, tuple[float, float]] = {
@@ -347,6 +350,16 @@ def validate(
 _DEFAULT_DIALECT = WireDialect()
 
 
+def _filled(message: Mapping[str, Any], content: str | None) -> Mapping[str, Any]:
+    if (
+        message.get("role") == "assistant"
+        and message.get("tool_calls")
+        and message.get("content") is None
+    ):
+        return {**message, "content": content}
+    return message
+
+
 def build_body(
     params: Mapping[str, Any], *, model: str, dialect: WireDialect, stream: bool
 ) -> bytes:
@@ -358,10 +371,15 @@ def build_body(
             continue
         body[dialect.rename.get(key, key)] = value
     messages = body.get("messages")
-    if messages is not None and any(isinstance(m, Message) for m in messages):
+    fill = dialect.fill_tool_call_content
+    if messages is not None and (fill or any(isinstance(m, Message) for m in messages)):
         content = dialect.tool_call_content
         body["messages"] = [
-            message_param(m, tool_call_content=content) if isinstance(m, Message) else m
+            message_param(m, tool_call_content=content)
+            if isinstance(m, Message)
+            else _filled(m, content)
+            if fill
+            else m
             for m in messages
         ]
     body["model"] = model

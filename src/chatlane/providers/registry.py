@@ -68,6 +68,7 @@ _LLAMACPP = WireDialect(
     # the limit would be lost); llama.cpp's llama-server reads max_tokens too.
     rename={"random_seed": "seed", "max_completion_tokens": "max_tokens"},
     max_stop=None,  # no documented limit
+    fill_tool_call_content=True,  # llama-cpp-python's server answers 500 to null content
 )
 _ANTHROPIC = WireDialect(
     # Anthropic's compatibility layer ignores or rejects these.
