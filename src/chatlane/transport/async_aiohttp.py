@@ -120,40 +120,31 @@ class AiohttpTransport:
         # aiohttp's own socket-read timer bounds each wait for data here: cheaper than an
         # asyncio.timeout per call, and a whole response has no first-token/idle phases.
         timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
+        answered = False  # once the server has started answering, nothing is sent again
         try:
-            response = await self._request(request, timeout)
+            async with self._request(request, timeout) as response:
+                answered = True
+                limit, declared = self._max_bytes, response.content_length or 0
+                if limit is not None and declared > limit:
+                    raise too_large(limit)
+                if limit is None or (declared and "content-encoding" not in response.headers):
+                    body = await response.read()  # size known and within the limit
+                else:
+                    body = await _capped(response, limit)
+                return Fetched(response.status, response.headers, body)
         except aiohttp.ConnectionTimeoutError:
             raise errors.ConnectTimeout("timed out connecting") from None
         except TimeoutError:
-            raise errors.TimeoutError("timed out waiting for the response") from None
+            what = "reading the response body" if answered else "waiting for the response"
+            raise errors.TimeoutError(f"timed out {what}") from None
         except aiohttp.ClientResponseError as exc:  # aiohttp's parser refused the answer
             raise errors.ResponseDecodeError(
                 f"the server's answer is not valid HTTP: {exc.message}"
             ) from None
         except _BROKEN as exc:
+            if answered:  # a cut body: never retried, it may have been billed
+                raise errors.StreamInterrupted(f"connection broke while reading: {exc}") from None
             raise errors.ConnectError(f"connection failed: {exc}") from None
-        # Once the server has started answering, a cut body is a StreamInterrupted (never
-        # retried: it may have been billed).
-        async with response:
-            return Fetched(response.status, response.headers, await self._body(response))
-
-    async def _body(self, response: aiohttp.ClientResponse) -> bytes:
-        limit = self._max_bytes
-        if limit is not None and (response.content_length or 0) > limit:
-            raise too_large(limit)
-        pieces: list[bytes] = []
-        size = 0
-        try:
-            while piece := await response.content.readany():
-                size += len(piece)
-                if limit is not None and size > limit:  # counted as it inflates
-                    raise too_large(limit)
-                pieces.append(piece)
-        except TimeoutError:
-            raise errors.TimeoutError("timed out reading the response body") from None
-        except _BROKEN as exc:
-            raise errors.StreamInterrupted(f"connection broke while reading: {exc}") from None
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     async def send(
         self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
@@ -199,3 +190,16 @@ class AiohttpTransport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def _capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body of unknown or compressed size, refused once it passes ``limit`` bytes
+    (counted as it inflates, so a small gzip bomb stops early)."""
+    pieces: list[bytes] = []
+    size = 0
+    while piece := await response.content.readany():
+        size += len(piece)
+        if size > limit:
+            raise too_large(limit)
+        pieces.append(piece)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)

@@ -166,10 +166,13 @@ class Urllib3Transport:
         response = Urllib3Response(
             self._open(request, connect_timeout, read_timeout, preload=False)
         )
-        limit = self._max_bytes
-        if limit is not None and _declared(response.headers) > limit:
+        limit, headers = self._max_bytes, response.headers
+        declared = _declared(headers)
+        if limit is not None and declared > limit:
             response.close()
             raise too_large(limit)
+        if declared and "content-encoding" not in headers:
+            limit = None  # its size is known and within the limit: the one-read fast path
         body = response.read(read_timeout, limit)
         return Fetched(response.status, response.headers, body)
 
