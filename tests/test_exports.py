@@ -96,3 +96,17 @@ def test_lazy_names_resolve_from_the_type_checking_block_alone() -> None:
     assert set(homes) <= set(chatlane.__all__)
     with pytest.raises(AttributeError, match="no attribute 'NoSuchName'"):
         _ = chatlane.NoSuchName
+
+
+@pytest.mark.parametrize(("client", "other"), [("AsyncClient", "urllib3"), ("Client", "aiohttp")])
+def test_each_client_imports_only_its_own_http_library(client: str, other: str) -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        f"import sys, chatlane\n"
+        f"chatlane.{client}(base_url='http://127.0.0.1:9/v1', api_key='k')\n"
+        f"assert {other!r} not in sys.modules, 'chatlane.{client} imported {other}'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

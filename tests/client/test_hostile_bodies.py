@@ -15,7 +15,8 @@ import pytest
 import chatlane
 from chatlane.testing import FakeServer, RawResponse, ResetMidStream
 from chatlane.transport.async_aiohttp import AiohttpTransport
-from chatlane.transport.sync_urllib3 import DEFAULT_MAX_RESPONSE_BYTES, Urllib3Transport
+from chatlane.transport.base import DEFAULT_MAX_RESPONSE_BYTES
+from chatlane.transport.sync_urllib3 import Urllib3Transport
 from tests.client.conftest import MakeDriver
 from tests.client.drivers import Driver
 from tests.conftest import FAST_RETRY

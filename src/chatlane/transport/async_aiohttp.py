@@ -17,8 +17,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from chatlane.core import errors
-from chatlane.transport.base import Fetched, HTTPRequest
-from chatlane.transport.sync_urllib3 import DEFAULT_MAX_RESPONSE_BYTES, too_large
+from chatlane.transport.base import DEFAULT_MAX_RESPONSE_BYTES, Fetched, HTTPRequest, too_large
 
 __all__ = ["AiohttpTransport"]
 

@@ -12,14 +12,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
+from chatlane.core.errors import ResponseDecodeError
+
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "AsyncResponse",
     "AsyncTransport",
     "Fetched",
     "HTTPRequest",
     "SyncResponse",
     "SyncTransport",
+    "too_large",
 ]
+
+
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+"""The largest whole response body a transport reads (after decompression): a chat
+completion is a few KB."""
+
+
+def too_large(limit: int) -> ResponseDecodeError:
+    """The error for a body past a transport's ``max_response_bytes``."""
+    return ResponseDecodeError(
+        f"the response body is larger than {limit} bytes (max_response_bytes of the transport)"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,14 +23,11 @@ from urllib3.exceptions import (
 )
 
 from chatlane.core import errors
-from chatlane.transport.base import Fetched, HTTPRequest
+from chatlane.transport.base import DEFAULT_MAX_RESPONSE_BYTES, Fetched, HTTPRequest, too_large
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "Urllib3Transport", "too_large"]
+__all__ = ["Urllib3Transport"]
 
 _READ_SIZE = 65536
-
-DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-"""The largest whole response body read (after decompression): a chat completion is a few KB."""
 
 
 class Urllib3Response:
@@ -203,12 +200,6 @@ def _not_http(exc: BaseException) -> bool:
 def _declared(headers: Mapping[str, str]) -> int:
     length = headers.get("content-length", "")
     return int(length) if length.isdigit() else 0
-
-
-def too_large(limit: int) -> errors.ResponseDecodeError:
-    return errors.ResponseDecodeError(
-        f"the response body is larger than {limit} bytes (max_response_bytes of the transport)"
-    )
 
 
 def _reason(exc: BaseException) -> str:
