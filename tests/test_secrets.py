@@ -528,3 +528,23 @@ def test_no_local_shows_an_echoed_key(server: FakeServer) -> None:
 def test_no_local_shows_a_bad_key() -> None:
     error = caught(lambda: chatlane.Client(base_url="http://127.0.0.1:9/v1", api_key=KEY + "\n"))
     assert not leaks_of(error)
+
+
+def test_keys_of_clients_that_are_gone_are_not_kept() -> None:
+    # A service making a client per tenant key must not grow the scrub table without end.
+    import gc
+
+    from chatlane.core import errors as error_module
+
+    before = len(error_module._secrets)
+    keys = [f"sk-tenant-{index:04d}-{KEY[:20]}" for index in range(200)]
+    clients = [chatlane.Client(base_url="http://127.0.0.1:9/v1", api_key=key) for key in keys]
+    assert all(key in error_module._secrets for key in keys)
+    error = chatlane.APIError(f"echoed {keys[7]}")
+    assert keys[7] not in str(error)  # hidden while its client lives
+    for client in clients:
+        client.close()
+    del clients, client
+    gc.collect()
+    assert not any(key in error_module._secrets for key in keys)
+    assert len(error_module._secrets) <= before

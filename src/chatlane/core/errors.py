@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import threading
+import weakref
 from typing import Any
 
 __all__ = [
@@ -54,15 +55,39 @@ mangle ordinary words."""
 _MIN_PIECE = 6
 """The shortest start of a key cut off at the end of a text that is still hidden."""
 _MASK = "***"
-_secrets: dict[str, None] = {}
+_secrets: dict[str, int] = {}
+"""Each key in use, with how many live objects hold it (0: registered for good)."""
 _secrets_lock = threading.Lock()
 
 
-def register_secret(secret: str | None) -> None:
-    """Hide ``secret`` from every chatlane error made from now on (the client's API keys)."""
-    if secret and len(secret) >= _MIN_SECRET and secret not in _secrets:
-        with _secrets_lock:
-            _secrets[secret] = None
+def register_secret(secret: str | None, holder: object | None = None) -> None:
+    """Hide ``secret`` from every chatlane error made from now on (the client's API keys).
+
+    With ``holder`` (the endpoint that holds the key) the key is hidden while a holder lives:
+    a service making a client per tenant key does not grow this table without end, nor
+    scrub every error against keys long gone. Without one it stays registered.
+    """
+    if not secret or len(secret) < _MIN_SECRET:
+        return
+    with _secrets_lock:
+        count = _secrets.get(secret)
+        if holder is None:
+            if count is None:
+                _secrets[secret] = 0
+            return
+        if count != 0:  # 0: registered for good
+            _secrets[secret] = (count or 0) + 1
+            weakref.finalize(holder, _release, secret)
+
+
+def _release(secret: str) -> None:
+    with _secrets_lock:
+        count = _secrets.get(secret)
+        if count is not None and count > 0:
+            if count == 1:
+                del _secrets[secret]
+            else:
+                _secrets[secret] = count - 1
 
 
 def scrub_secret(text: str, secret: str | None) -> str:

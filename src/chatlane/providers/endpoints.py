@@ -30,7 +30,7 @@ _USER_AGENT = f"chatlane/{__version__}"
 _SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Endpoint:
     """Where and how to send requests for one provider. Holds the key: never printed."""
 
@@ -200,8 +200,6 @@ def _checked_headers(headers: Mapping[str, str]) -> dict[str, str]:
             del value, headers, checked  # a traceback formatted with its locals shows them
             raise
         checked[name.lower()] = value
-        if name.lower() in _SECRET_HEADERS:
-            register_secret(value.partition(" ")[2] if " " in value else value)
     return checked
 
 
@@ -236,7 +234,6 @@ def resolve_endpoint(
         key = _checked_key(key, "api_key=")
     elif row.api_key_env and env.get(row.api_key_env):
         key = _checked_key(env[row.api_key_env], row.api_key_env)
-    register_secret(key)
     if not key and row.key_required:
         raise ConfigurationError(
             f"no API key for provider {row.name!r}: set the {row.api_key_env} environment "
@@ -262,7 +259,7 @@ def resolve_endpoint(
             or env.get("OPENAI_API_VERSION")
             or DEFAULT_AZURE_API_VERSION
         )
-    return Endpoint(
+    endpoint = Endpoint(
         provider=row.name,
         base_url=url.rstrip("/"),
         dialect=row.dialect,
@@ -273,3 +270,9 @@ def resolve_endpoint(
         foreign_model_ids=row.foreign_model_ids,
         in_process=row.in_process,
     )
+    # Hidden from every error while the endpoint (so the client) that holds them lives.
+    register_secret(key, endpoint)
+    for name in _SECRET_HEADERS & headers.keys():
+        value = headers[name]
+        register_secret(value.partition(" ")[2] if " " in value else value, endpoint)
+    return endpoint
