@@ -57,7 +57,9 @@ _MIN_PIECE = 6
 _MASK = "***"
 _secrets: dict[str, int] = {}
 """Each key in use, with how many live objects hold it (0: registered for good)."""
-_secrets_lock = threading.Lock()
+# Re-entrant: a holder's finalizer may run from a garbage collection triggered while this
+# thread is inside register_secret.
+_secrets_lock = threading.RLock()
 
 
 def register_secret(secret: str | None, holder: object | None = None) -> None:
