@@ -10,6 +10,7 @@ import pytest_asyncio
 import chatlane
 from chatlane.testing import FakeServer
 from tests.client.drivers import Driver, MakeDriver
+from tests.redis_kit import redis_server, redis_url  # noqa: F401  (fixtures for every test)
 
 FAST_RETRY = chatlane.RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.05)
 API_KEY = "sk-test-0123456789-SECRET"
