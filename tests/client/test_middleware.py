@@ -67,7 +67,10 @@ def test_a_piece_sees_every_attempt_of_a_stream(
     make_driver: MakeDriver, server: FakeServer
 ) -> None:
     recorder = Recorder()
-    server.enqueue(ErrorReply(500), ResetBeforeHeaders(), ErrorReply(429), Completion(content="ok"))
+    # "connection: close": the reset comes on a new connection, so it is an attempt of its own
+    # (on a reused one the transport sends the request once more by itself).
+    closing = ErrorReply(500, headers={"connection": "close"})
+    server.enqueue(closing, ResetBeforeHeaders(), ErrorReply(429), Completion(content="ok"))
     run = make_driver(middleware=[recorder], retry=chatlane.RetryPolicy(max_retries=3)).stream(
         model="m", messages=HI
     )

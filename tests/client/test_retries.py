@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import chatlane
@@ -111,6 +113,58 @@ def test_connection_reset_before_headers_is_retried(driver: Driver, server: Fake
     server.enqueue(ResetBeforeHeaders(), Completion(content="ok"))
     reply = driver.chat(model="m", messages=HI)
     assert (reply.text, reply.attempts) == ("ok", 2)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_reused_connection_the_server_had_closed_is_not_a_failed_call(
+    server: FakeServer, stream: bool
+) -> None:
+    # The second request goes out on the kept-alive connection, which the server drops
+    # without answering (as a server closing an idle connection does): it is sent once more
+    # on a new connection, even with no retries, and it is not counted as an attempt.
+    server.enqueue(Completion(content="first"), ResetBeforeHeaders(), Completion(content="ok"))
+    options: dict[str, Any] = {"base_url": server.url, "retry": chatlane.RetryPolicy(max_retries=0)}
+    with chatlane.Client(**options) as client:
+        assert client.chat(model="m", messages=HI).text == "first"
+        assert second_call(client, stream) == ("ok", 1)
+    assert len(server.chat_requests) == 3
+
+
+def second_call(client: chatlane.Client, stream: bool) -> tuple[str, int]:
+    if not stream:
+        reply = client.chat(model="m", messages=HI)
+        return reply.text, reply.attempts
+    with client.stream(model="m", messages=HI) as chunks:
+        return "".join(chunk.text for chunk in chunks), chunks.attempts
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_reused_connection_the_server_had_closed_is_not_a_failed_call_async(
+    server: FakeServer, stream: bool
+) -> None:
+    server.enqueue(Completion(content="first"), ResetBeforeHeaders(), Completion(content="ok"))
+    options: dict[str, Any] = {"base_url": server.url, "retry": chatlane.RetryPolicy(max_retries=0)}
+    async with chatlane.AsyncClient(**options) as client:
+        assert (await client.chat(model="m", messages=HI)).text == "first"
+        if stream:
+            async with client.stream(model="m", messages=HI) as chunks:
+                text = "".join([chunk.text async for chunk in chunks])
+            assert (text, chunks.attempts) == ("ok", 1)
+        else:
+            reply = await client.chat(model="m", messages=HI)
+            assert (reply.text, reply.attempts) == ("ok", 1)
+    assert len(server.chat_requests) == 3
+
+
+def test_a_new_connection_reset_is_not_sent_again_without_retries(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    server.enqueue(ResetBeforeHeaders(), Completion(content="never"))
+    with pytest.raises(chatlane.ConnectError) as info:
+        make_driver(retry=chatlane.RetryPolicy(max_retries=0)).chat(model="m", messages=HI)
+    assert info.value.attempts == 1
+    assert len(server.chat_requests) == 1
 
 
 def test_connection_refused_is_a_connect_error_after_retries(make_driver: MakeDriver) -> None:

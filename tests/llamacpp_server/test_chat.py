@@ -209,7 +209,7 @@ def test_client_recovers_after_the_server_drops_a_connection(
     llamacpp_server: LlamaCppServer,
 ) -> None:
     # Quirk: after the empty stream above the server closes the keep-alive connection; the
-    # default retry policy re-sends the next call on a fresh one.
+    # next call, found failing on that reused connection, is sent again on a new one.
     with chatlane.Client(base_url=llamacpp_server.base_url, api_key="sk-x") as c:
         with (
             pytest.raises(chatlane.StreamInterrupted),
@@ -220,16 +220,6 @@ def test_client_recovers_after_the_server_drops_a_connection(
     assert reply.choices[0].message.content
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the server closes the connection after an empty 200 stream although it said "
-        "keep-alive; chatlane's transports (transport/sync_urllib3.py, "
-        "transport/async_aiohttp.py) return it to the pool, and the next call, even with "
-        "max_retries=0, fails with ConnectError (connection reset): a request that fails on a "
-        "reused pooled connection before any response byte must be re-sent once on a new one"
-    ),
-)
 def test_a_dropped_keep_alive_connection_is_not_a_failed_call(
     llamacpp_server: LlamaCppServer,
 ) -> None:

@@ -10,8 +10,10 @@ HTTP_PROXY, NO_PROXY), resolved once per host here: aiohttp's own ``trust_env`` 
 from __future__ import annotations
 
 import asyncio
+import socket
 import urllib.request
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -87,6 +89,7 @@ class AiohttpTransport:
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
         self._env_proxies = urllib.request.getproxies()
         self._proxy_by_origin: dict[tuple[str, str], str | None] = {}
+        self._connections_made = 0
 
     def _proxy(self, url: str) -> str | None:
         if not self._env_proxies:
@@ -104,7 +107,9 @@ class AiohttpTransport:
         session = self._session
         if session is None or session.closed:
             # ssl=True: aiohttp's default verified context; False turns checks off.
-            connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._verify)
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, ssl=self._verify, socket_factory=self._new_socket
+            )
             session = self._session = aiohttp.ClientSession(
                 connector=connector,
                 trust_env=False,  # proxies are resolved in _proxy(), once per host
@@ -112,6 +117,27 @@ class AiohttpTransport:
                 skip_auto_headers=("User-Agent",),
             )
         return session
+
+    def _new_socket(self, address: tuple[Any, ...]) -> socket.socket:
+        # Counting new connections tells a failure on a reused one (see _answer).
+        self._connections_made += 1
+        family, kind, proto = address[0], address[1], address[2]
+        return socket.socket(family=family, type=kind, proto=proto)
+
+    async def _answer(
+        self, request: HTTPRequest, timeout: aiohttp.ClientTimeout
+    ) -> aiohttp.ClientResponse:
+        """The response headers. A request that failed on a reused connection before any
+        byte of the answer is sent once more on a new one: the server had closed that idle
+        connection (as curl and browsers do; aiohttp does it only for idempotent methods).
+        A failure on a new connection is not sent again (the retry policy decides)."""
+        made = self._connections_made
+        try:
+            return await self._request(request, timeout)
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            if self._connections_made != made:
+                raise
+        return await self._request(request, timeout)
 
     async def fetch(
         self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
@@ -121,7 +147,7 @@ class AiohttpTransport:
         timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
         answered = False  # once the server has started answering, nothing is sent again
         try:
-            async with self._request(request, timeout) as response:
+            async with await self._answer(request, timeout) as response:
                 answered = True
                 limit, declared = self._max_bytes, response.content_length or 0
                 if limit is not None and declared > limit:
@@ -152,7 +178,7 @@ class AiohttpTransport:
             # The first-token allowance runs from the start of the request, connecting
             # included; aiohttp's own connect timeout still reports a slow connect as such.
             async with asyncio.timeout(read_timeout):
-                response = await self._request(request, self._connect_only(connect_timeout))
+                response = await self._answer(request, self._connect_only(connect_timeout))
         except aiohttp.ConnectionTimeoutError:
             raise errors.ConnectTimeout("timed out connecting") from None
         except TimeoutError:

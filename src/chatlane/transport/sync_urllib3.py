@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import http.client
 import socket
+import threading
 import urllib.request
 from collections.abc import Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import urllib3
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -28,6 +31,7 @@ from chatlane.transport.base import DEFAULT_MAX_RESPONSE_BYTES, Fetched, HTTPReq
 __all__ = ["Urllib3Transport"]
 
 _READ_SIZE = 65536
+M = TypeVar("M", bound=urllib3.PoolManager)
 
 
 class Urllib3Response:
@@ -88,6 +92,47 @@ class Urllib3Response:
         self._response.release_conn()
 
 
+class _Resending:
+    """A pool that sends a request once more on a new connection when it failed on a reused
+    one before any byte of the answer: the server had closed that idle connection (as curl
+    and browsers do). A failure on a new connection is not sent again (the retry policy
+    decides)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._taken = threading.local()  # whether this thread's connection was a live one
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        connection = super()._get_conn(timeout)  # type: ignore[misc]
+        # A kept-alive connection has its socket; a new one (or one found closed) has none yet.
+        self._taken.reused = connection.sock is not None
+        return connection
+
+    def urlopen(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().urlopen(method, url, *args, **kwargs)  # type: ignore[misc]
+        except ProtocolError as exc:
+            if not (getattr(self._taken, "reused", False) and _dropped(exc)):
+                raise
+        return super().urlopen(method, url, *args, **kwargs)  # type: ignore[misc]
+
+
+class _ResendingHTTPPool(_Resending, HTTPConnectionPool):
+    pass
+
+
+class _ResendingHTTPSPool(_Resending, HTTPSConnectionPool):
+    pass
+
+
+_POOLS: dict[str, type] = {"http": _ResendingHTTPPool, "https": _ResendingHTTPSPool}
+
+
+def _resending(manager: M) -> M:
+    manager.pool_classes_by_scheme = _POOLS
+    return manager
+
+
 class Urllib3Transport:
     """Sync HTTP over urllib3. ``verify=False`` disables TLS checks (never by default).
 
@@ -105,8 +150,8 @@ class Urllib3Transport:
         self._max_bytes = max_response_bytes
         self._maxsize = max_connections
         self._cert_reqs = "CERT_REQUIRED" if verify else "CERT_NONE"
-        self._direct = urllib3.PoolManager(
-            maxsize=max_connections, block=False, cert_reqs=self._cert_reqs
+        self._direct = _resending(
+            urllib3.PoolManager(maxsize=max_connections, block=False, cert_reqs=self._cert_reqs)
         )
         self._proxies: dict[str, urllib3.ProxyManager] = {}
         self._env_proxies = urllib.request.getproxies()
@@ -118,8 +163,10 @@ class Urllib3Transport:
             return self._direct
         manager = self._proxies.get(proxy)
         if manager is None:
-            manager = self._proxies[proxy] = urllib3.ProxyManager(
-                proxy, maxsize=self._maxsize, block=False, cert_reqs=self._cert_reqs
+            manager = self._proxies[proxy] = _resending(
+                urllib3.ProxyManager(
+                    proxy, maxsize=self._maxsize, block=False, cert_reqs=self._cert_reqs
+                )
             )
         return manager
 
@@ -192,6 +239,16 @@ def _not_http(exc: BaseException) -> bool:
         if isinstance(inner, http.client.RemoteDisconnected | ConnectionError):
             return False
         if isinstance(inner, http.client.HTTPException | ValueError):
+            return True
+        inner = inner.__context__ or inner.__cause__
+    return False
+
+
+def _dropped(exc: BaseException) -> bool:
+    """Closed or reset by the server before it answered (not a timeout, not bad HTTP)."""
+    inner: BaseException | None = exc
+    while inner is not None:
+        if isinstance(inner, http.client.RemoteDisconnected | ConnectionError):
             return True
         inner = inner.__context__ or inner.__cause__
     return False
