@@ -4,16 +4,19 @@ attempt's response said. Middleware reads it; the call flow updates it."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatlane.core import errors
 from chatlane.core.error_mapping import ErrorContext
 from chatlane.core.stream import StreamDecoder
 from chatlane.core.timeouts import Timeout
 from chatlane.transport.base import HTTPRequest
+
+if TYPE_CHECKING:
+    from chatlane.providers.profiles import ModelInfo
 
 __all__ = ["NO_HEADERS", "Call"]
 
@@ -58,6 +61,13 @@ class Call:
     """The current attempt's stream decoder (timing, the accumulated message)."""
     ended_at: float | None = None
     """When a stream's last byte arrived (or the caller closed it)."""
+    wire_model: str = ""
+    """The model as its provider knows it (``gpt-4o`` for ``openai/gpt-4o``)."""
+    facts: Callable[[], ModelInfo | None] | None = field(default=None, repr=False)
+
+    def model_info(self) -> ModelInfo | None:
+        """What the client knows about the model (window, output limit, prices), or None."""
+        return None if self.facts is None else self.facts()
 
     @property
     def provider(self) -> str | None:

@@ -4,6 +4,7 @@ composed call flows. Only the drivers (``sync.py``, ``aio.py``) differ between t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -177,6 +178,8 @@ class ClientCore:
             params=params,
             stream=stream,
             in_process=endpoint.in_process,
+            wire_model=wire_model,
+            facts=functools.partial(self.model_info, str(model), wire_model, endpoint.in_process),
         )
 
     def ping_call(self, provider: str | None) -> Call:

@@ -174,7 +174,7 @@ def _read(call: Call, response: Any, decoder: StreamDecoder) -> Steps[ChatComple
             call.delivered = True
             yield Deliver(chunks)
         if decoder.error is not None:
-            raise call.annotate(decoder.error)
+            raise call.annotate(_explained(call, decoder.error))
         if not data or decoder.done:
             call.ended_at = now
             if data:  # read past [DONE] to the end of the body so the connection is reused
@@ -189,6 +189,37 @@ def _read(call: Call, response: Any, decoder: StreamDecoder) -> Steps[ChatComple
             phase, read.timeout = errors.IdleTimeout, call.read_timeout(call.timeout.idle)
         else:
             read.timeout = call.first_token_timeout()
+
+
+def _explained(call: Call, error: errors.ChatlaneError) -> errors.ChatlaneError:
+    """A stream that ended before its first chunk, for a prompt that cannot fit the model's
+    known window, is that window's error: some servers (llama-cpp-python's) send an empty
+    200 stream instead of an error for it. Counted only then, never on the way out."""
+    if call.delivered or not isinstance(error, errors.StreamInterrupted):
+        return error
+    info = call.model_info()
+    window = None if info is None else info.context_window
+    if window is None:
+        return error
+    from chatlane.tokens.counting import count_message_tokens
+
+    try:
+        prompt = count_message_tokens(
+            call.params.get("messages") or [],
+            call.wire_model,
+            tools=call.params.get("tools"),
+            model_info=info,
+        ).tokens
+    except errors.ChatlaneError:
+        return error
+    if prompt < window:
+        return error
+    return errors.ContextLengthExceededError(
+        f"the server ended the stream without a word, and the prompt (about {prompt} tokens)"
+        f" does not fit the model's context window of {window} tokens",
+        status=call.status,
+        request_id=error.request_id,
+    )
 
 
 def _api_error(call: Call, body: bytes) -> errors.APIError:
