@@ -145,24 +145,53 @@ def test_parse_with_the_llamacpp_provider_uses_tools(llamacpp_server: LlamaCppSe
     assert len(parsed.completions) == 1
 
 
-def test_parse_on_bare_base_url_is_refused_with_json_schema(
+def test_parse_on_bare_base_url_falls_back_to_tools_mode(
     llamacpp_server: LlamaCppServer,
 ) -> None:
+    # A bare base_url is a server of unknown kind: json_schema is tried first; this server
+    # refuses it (500, "Input should be 'text' or 'json_object'"), so parse() asks again in
+    # tools mode, and the client remembers: the next parse goes to tools mode at once.
+    with client(llamacpp_server) as c:
+        first = c.parse(
+            model=MODEL, response_model=City, messages=CITY, max_tokens=40, temperature=0
+        )
+        again = c.parse(
+            model=MODEL, response_model=City, messages=CITY, max_tokens=40, temperature=0
+        )
+    assert isinstance(first.output, City)
+    assert (first.mode, again.mode) == ("tools", "tools")
+    assert len(first.completions) == 1
+
+
+def test_parse_stream_on_bare_base_url_falls_back_to_tools_mode(
+    llamacpp_server: LlamaCppServer,
+) -> None:
+    with (
+        client(llamacpp_server) as c,
+        c.parse_stream(
+            model=MODEL, response_model=City, messages=CITY, max_tokens=40, temperature=0
+        ) as stream,
+    ):
+        partials = list(stream)
+        parsed = stream.final()
+    assert isinstance(parsed.output, City)
+    assert parsed.mode == "tools"
+    assert partials
+
+
+def test_parse_with_json_schema_named_is_not_switched(llamacpp_server: LlamaCppServer) -> None:
     with client(llamacpp_server) as c, pytest.raises(chatlane.InternalServerError) as caught:
-        c.parse(model=MODEL, response_model=City, messages=CITY, max_tokens=40, temperature=0)
-    assert caught.value.status == 500
+        c.parse(
+            model=MODEL,
+            response_model=City,
+            mode="json_schema",
+            messages=CITY,
+            max_tokens=40,
+            temperature=0,
+        )
     assert "'text' or 'json_object'" in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a bare base_url is 'openai-compatible', whose profile picks json_schema, which this "
-        "server refuses (500, \"Input should be 'text' or 'json_object'\"); "
-        "structured/flow.py must fall back to tools mode when a server refuses a json_schema "
-        "response_format, or the user must pass provider='llamacpp' / mode='tools'"
-    ),
-)
 def test_parse_on_bare_base_url(llamacpp_server: LlamaCppServer) -> None:
     with client(llamacpp_server) as c:
         parsed = c.parse(

@@ -15,7 +15,7 @@ from chatlane.structured import (
     OutputValidationError,
     StructuredOutputWarning,
 )
-from chatlane.testing import Completion, FakeServer, ToolCallSpec
+from chatlane.testing import Completion, ErrorReply, FakeServer, ToolCallSpec
 from chatlane.tokens import estimate_cost
 from tests.structured.conftest import MakeDriver
 from tests.structured.drivers import Driver
@@ -363,3 +363,65 @@ def test_cost_covers_every_attempt(driver: Driver, server: FakeServer) -> None:
     server.enqueue(Completion(content=json.dumps(GOOD)))
     unknown = driver.parse(model="no-such-model", messages=ASK, response_model=Sentiment)
     assert unknown.cost is None
+
+
+REFUSED = ErrorReply(
+    500, message="[{'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text'\"}]"
+)
+
+
+def test_a_server_of_unknown_kind_refusing_json_schema_is_asked_in_tools_mode(
+    driver: Driver, server: FakeServer
+) -> None:
+    # A 500 is retried first (the retry policy cannot tell it apart), then the mode changes.
+    tool_reply = Completion(content=None, tool_calls=[ToolCallSpec("Sentiment", GOOD)])
+    server.enqueue(*[REFUSED] * 3, tool_reply)
+    result = driver.parse(model="m", messages=ASK, response_model=Sentiment)
+    assert (result.output, result.mode) == (Sentiment.model_validate(GOOD), "tools")
+    assert len(result.completions) == 1
+    assert body(server, 0)["response_format"]["type"] == "json_schema"
+    assert "response_format" not in body(server, 3)
+    assert body(server, 3)["tools"][0]["function"]["name"] == "Sentiment"
+
+
+def test_a_streamed_parse_refused_json_schema_is_asked_in_tools_mode(
+    driver: Driver, server: FakeServer
+) -> None:
+    tool_reply = Completion(content=None, tool_calls=[ToolCallSpec("Sentiment", GOOD)])
+    server.enqueue(*[REFUSED] * 3, tool_reply)
+    run = driver.parse_stream(model="m", messages=ASK, response_model=Sentiment)
+    assert run.error is None
+    assert run.result is not None
+    assert run.result.mode == "tools"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [ErrorReply(500, message="the GPU caught fire"), ErrorReply(400, message="bad temperature")],
+)
+def test_other_errors_are_not_taken_for_a_refused_format(
+    reply: ErrorReply, make_driver: MakeDriver, server: FakeServer
+) -> None:
+    server.enqueue(reply)
+    with pytest.raises(chatlane.APIError):
+        make_driver(retry=chatlane.RetryPolicy(max_retries=0)).parse(
+            model="m", messages=ASK, response_model=Sentiment
+        )
+    assert len(server.chat_requests) == 1
+
+
+def test_a_mode_the_caller_named_is_never_switched(driver: Driver, server: FakeServer) -> None:
+    server.enqueue(*[REFUSED] * 3)
+    with pytest.raises(chatlane.InternalServerError):
+        driver.parse(model="m", messages=ASK, response_model=Sentiment, mode="json_schema")
+    assert all("tools" not in request.json() for request in server.chat_requests)
+
+
+def test_the_client_remembers_a_server_that_refused_json_schema(server: FakeServer) -> None:
+    tool_reply = Completion(content=None, tool_calls=[ToolCallSpec("Sentiment", GOOD)])
+    server.enqueue(REFUSED, tool_reply, tool_reply)
+    with chatlane.Client(base_url=server.url, max_retries=0) as client:
+        client.parse(model="m", messages=ASK, response_model=Sentiment)
+        again = client.parse(model="m", messages=ASK, response_model=Sentiment)
+    assert again.mode == "tools"
+    assert len(server.chat_requests) == 3

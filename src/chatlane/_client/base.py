@@ -109,4 +109,5 @@ class ClientBase(Generic[TransportT]):
             mode=mode,
             strict=strict,
             max_attempts=max_attempts,
+            refused=self._core.refused_formats,
         )

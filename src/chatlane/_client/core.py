@@ -53,6 +53,8 @@ class ClientCore:
         local_model: LocalModel | None = None,
     ) -> None:
         self.models = _given_facts(models)
+        self.refused_formats: set[tuple[str, str]] = set()
+        """(base URL, model) of servers of unknown kind that refused json_schema output."""
         self.local_model = local_model or LocalModel()
         self.timeout = Timeout.coerce(timeout)
         if retry is None:

@@ -20,12 +20,12 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast
 
-from chatlane.core.errors import RequestValidationError, StrictSchemaError
+from chatlane.core.errors import APIError, RequestValidationError, StrictSchemaError
 from chatlane.core.request import ChatParams
 from chatlane.core.types import ChatCompletion
 from chatlane.core.usage import sum_usage
 from chatlane.providers.endpoints import Route
-from chatlane.providers.registry import StructuredOutputMode
+from chatlane.providers.registry import COMPATIBLE, StructuredOutputMode
 from chatlane.structured.errors import (
     AttemptRecord,
     OutputRefusedError,
@@ -63,18 +63,34 @@ class ParseFlow(Generic[T]):
     max_attempts: int
     provider: str
     model: str
+    fallback: Asking | None = None
+    """Tools mode, for a server of unknown kind that refuses a json_schema response_format."""
+    refused: set[tuple[str, str]] | None = None
+    """Where to remember (base URL, model) pairs that refused it, so later calls skip it."""
+    where: tuple[str, str] = ("", "")
 
     def steps(self) -> Steps[Parsed[T]]:
-        """The call as a generator (see the module docstring)."""
-        first = self.asking.request(self.params)
+        """The call as a generator (see the module docstring). An API error thrown in for
+        the first request may switch the mode (``fallback``); any other is raised again."""
+        asking, fallback = self.asking, self.fallback
+        first = asking.request(self.params)
         request = first
         completions: list[ChatCompletion] = []
         outputs: list[str] = []
         failures: list[str] = []
-        for _ in range(self.max_attempts):
-            completion = yield cast(ChatParams, request)
+        while len(completions) < self.max_attempts:
+            try:
+                completion = yield cast(ChatParams, request)
+            except APIError as exc:
+                if fallback is None or completions or not refuses_response_format(exc):
+                    raise
+                asking, fallback = fallback, None
+                if self.refused is not None:
+                    self.refused.add(self.where)
+                first = request = asking.request(self.params)
+                continue
             completions.append(completion)
-            reply = self.asking.read(completion)
+            reply = asking.read(completion)
             outputs.append(reply.text if reply.text is not None else (reply.prose or ""))
             refusal = reply.refusal or (
                 "content_filter" if reply.finish_reason == "content_filter" else None
@@ -86,7 +102,7 @@ class ParseFlow(Generic[T]):
                     **self._record(completions, outputs),
                 )
             try:
-                output = self._validate(reply)
+                output = self._validate(reply, asking)
             except _InvalidOutput as bad:
                 if reply.finish_reason in _TRUNCATED:
                     # A cut-off answer is its own error, not a validation failure to re-ask.
@@ -96,15 +112,15 @@ class ParseFlow(Generic[T]):
                         **self._record(completions, outputs),
                     ) from None
                 failures.append(bad.summary)
-                retry = self.asking.retry_messages(reply, bad.summary)
+                retry = asking.retry_messages(reply, bad.summary)
                 request = {**first, "messages": [*first["messages"], *retry]}
                 continue
             return Parsed(
                 output=output,
                 completions=tuple(completions),
                 usage=sum_usage(c.usage for c in completions),
-                mode=self.asking.mode,
-                strict=self.asking.strict,
+                mode=asking.mode,
+                strict=asking.strict,
                 model=self.model,
                 errors=tuple(failures),
             )
@@ -116,8 +132,8 @@ class ParseFlow(Generic[T]):
             **self._record(completions, outputs),
         )
 
-    def _validate(self, reply: Reply) -> T:
-        if reply.text is None and self.asking.mode == "tools":
+    def _validate(self, reply: Reply, asking: Asking) -> T:
+        if reply.text is None and asking.mode == "tools":
             raise _InvalidOutput(f"the answer did not call the {self.spec.name} tool")
         return self.spec.validate(reply.text)
 
@@ -140,8 +156,12 @@ def plan(
     mode: StructuredOutputMode | None,
     strict: StrictOption,
     max_attempts: int,
+    refused: set[tuple[str, str]] | None = None,
 ) -> ParseFlow[T]:
-    """Check a structured call's arguments and decide how it goes; nothing is sent."""
+    """Check a structured call's arguments and decide how it goes; nothing is sent.
+
+    ``refused`` holds the (base URL, model) pairs of servers of unknown kind that refused a
+    json_schema response_format: they are asked in tools mode from the start."""
     for name in _OWNED:
         if params.get(name) is not None:
             raise RequestValidationError(
@@ -162,8 +182,17 @@ def plan(
     model = params.get("model") or ""
     route = resolve(model, params.get("provider"))  # refuses a missing or non-string model
     chosen = default_mode(route.provider, route.model) if mode is None else check_mode(mode)
+    where = (route.base_url, route.model)
+    guessed = mode is None and route.provider == COMPATIBLE.name and chosen == "json_schema"
+    if guessed and refused is not None and where in refused:
+        chosen, guessed = "tools", False
     spec: OutputSpec[T] = output_spec(response_model)
-    schema, is_strict = _schema_for(spec, chosen, strict, enforces_full_schema(route.provider))
+    full = enforces_full_schema(route.provider)
+    schema, is_strict = _schema_for(spec, chosen, strict, full)
+    fallback = None
+    if guessed:
+        tools_schema, tools_strict = _schema_for(spec, "tools", strict, full)
+        fallback = asking("tools", spec, tools_schema, strict=tools_strict)
     return ParseFlow(
         spec=spec,
         asking=asking(chosen, spec, schema, strict=is_strict),
@@ -171,7 +200,19 @@ def plan(
         max_attempts=max_attempts,
         provider=route.provider,
         model=model,
+        fallback=fallback,
+        refused=refused,
+        where=where,
     )
+
+
+def refuses_response_format(error: APIError) -> bool:
+    """The server turned the request down because of its ``response_format`` (a server that
+    takes only "text"/"json_object", as llama-cpp-python's does), not for anything else."""
+    if error.status not in (400, 422, 500):
+        return False
+    said = f"{error.param or ''} {error.message}".lower()
+    return "response_format" in said or "json_schema" in said
 
 
 def _schema_for(
@@ -203,7 +244,11 @@ def run_steps(steps: Steps[R], send: Callable[[ChatParams], ChatCompletion]) -> 
     try:
         request = next(steps)
         while True:
-            completion = send(request)
+            try:
+                completion = send(request)
+            except APIError as exc:
+                request = steps.throw(exc)  # the flow may ask another way, or raise it again
+                continue
             try:
                 request = steps.send(completion)
             except StopIteration as done:
@@ -217,7 +262,11 @@ async def arun_steps(steps: Steps[R], send: Callable[[ChatParams], Awaitable[Cha
     try:
         request = next(steps)
         while True:
-            completion = await send(request)
+            try:
+                completion = await send(request)
+            except APIError as exc:
+                request = steps.throw(exc)  # the flow may ask another way, or raise it again
+                continue
             try:
                 request = steps.send(completion)
             except StopIteration as done:

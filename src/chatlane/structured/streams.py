@@ -15,10 +15,11 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar, Unpack
 
-from chatlane.core.errors import ChatlaneError, UsageError
+from chatlane.core.errors import APIError, ChatlaneError, UsageError
 from chatlane.core.request import ChatParams
 from chatlane.core.types import ChatCompletion, ChatCompletionChunk
 from chatlane.structured.flow import ParseFlow
+from chatlane.structured.modes import Asking
 from chatlane.structured.partial import PartialJSON
 from chatlane.structured.result import Parsed
 
@@ -50,12 +51,16 @@ class _AsyncStreaming(Protocol):
 class _Attempt(Generic[T]):
     """The partial answer of one streamed attempt."""
 
-    def __init__(self, flow: ParseFlow[T]) -> None:
+    def __init__(self, flow: ParseFlow[T], asking: Asking) -> None:
         self._flow = flow
+        self._asking = asking
         self._json = PartialJSON()
+        self.fed = False
+        """A chunk arrived: an error now is not a refusal of the request."""
 
     def feed(self, chunk: ChatCompletionChunk) -> bool:
-        return self._json.feed(self._flow.asking.chunk_text(chunk))
+        self.fed = True
+        return self._json.feed(self._asking.chunk_text(chunk))
 
     @property
     def partial(self) -> Any:
@@ -67,6 +72,7 @@ class _Progress(Generic[T]):
 
     def __init__(self, flow: ParseFlow[T]) -> None:
         self._flow = flow
+        self._asking = flow.asking
         self._steps = flow.steps()
         self._result: Parsed[T] | None = None
         self._error: ChatlaneError | None = None
@@ -79,7 +85,7 @@ class _Progress(Generic[T]):
 
     def _next_attempt(self) -> _Attempt[T]:
         self.attempt += 1
-        return _Attempt(self._flow)
+        return _Attempt(self._flow, self._asking)
 
     def _after(self, completion: ChatCompletion) -> ChatParams | None:
         """The next attempt's request, or None once the flow has its result."""
@@ -88,6 +94,13 @@ class _Progress(Generic[T]):
         except StopIteration as done:
             self._result = done.value
             return None
+
+    def _refused(self, error: APIError) -> ChatParams:
+        """The request to send after an attempt refused at once (the flow may switch mode)."""
+        self.attempt -= 1
+        request = self._steps.throw(error)  # raises it again unless the flow switched modes
+        self._asking = self._flow.fallback or self._asking
+        return request
 
     def _outcome(self) -> Parsed[T]:
         if self._error is not None:
@@ -143,11 +156,17 @@ class StructuredStream(_Progress[T]):
             request: ChatParams | None = next(self._steps)
             while request is not None:
                 attempt = self._next_attempt()
-                with self._client.stream(**request) as stream:
-                    for chunk in stream:
-                        if attempt.feed(chunk):
-                            yield attempt.partial
-                    completion = stream.final()
+                try:
+                    with self._client.stream(**request) as stream:
+                        for chunk in stream:
+                            if attempt.feed(chunk):
+                                yield attempt.partial
+                        completion = stream.final()
+                except APIError as exc:
+                    if attempt.fed:
+                        raise
+                    request = self._refused(exc)
+                    continue
                 request = self._after(completion)
         except ChatlaneError as exc:
             self._error = exc
@@ -197,11 +216,17 @@ class AsyncStructuredStream(_Progress[T]):
             request: ChatParams | None = next(self._steps)
             while request is not None:
                 attempt = self._next_attempt()
-                async with self._client.stream(**request) as stream:
-                    async for chunk in stream:
-                        if attempt.feed(chunk):
-                            yield attempt.partial
-                    completion = await stream.final()
+                try:
+                    async with self._client.stream(**request) as stream:
+                        async for chunk in stream:
+                            if attempt.feed(chunk):
+                                yield attempt.partial
+                        completion = await stream.final()
+                except APIError as exc:
+                    if attempt.fed:
+                        raise
+                    request = self._refused(exc)
+                    continue
                 request = self._after(completion)
         except ChatlaneError as exc:
             self._error = exc
