@@ -28,6 +28,7 @@ from chatlane.core.errors import (
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
+    PoolTimeout,
     RateLimitError,
     RequestValidationError,
     ResponseDecodeError,
@@ -40,6 +41,7 @@ from chatlane.core.errors import (
     UnprocessableEntityError,
     UsageError,
 )
+from chatlane.core.limits import Limits
 from chatlane.core.messages import (
     MessageParam,
     assistant,
@@ -200,6 +202,7 @@ __all__ = [
     "HtmlError",
     "IdleTimeout",
     "InternalServerError",
+    "Limits",
     "LocalEngine",
     "LocalEngineError",
     "LocalModel",
@@ -217,6 +220,7 @@ __all__ = [
     "Parsed",
     "PermissionDeniedError",
     "PingResult",
+    "PoolTimeout",
     "Proceed",
     "PromptTooLongError",
     "Provider",

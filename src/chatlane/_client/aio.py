@@ -137,7 +137,13 @@ class AsyncClient(ClientBase[AsyncTransport]):
     def _http_transport(self, verify: bool) -> AsyncTransport:
         from chatlane.transport.async_aiohttp import AiohttpTransport
 
-        return AiohttpTransport(verify=verify)
+        limits = self._core.limits
+        connections = (
+            {} if limits.max_connections is None else {"max_connections": limits.max_connections}
+        )
+        return AiohttpTransport(
+            verify=verify, max_response_bytes=limits.max_response_bytes, **connections
+        )
 
     def _in_process_transport(self, engine: LocalEngine) -> AsyncTransport:
         from chatlane.transport.local import AsyncLocalTransport

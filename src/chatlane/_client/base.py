@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from chatlane._client.core import ClientCore
 from chatlane._client.layers import Middleware
+from chatlane.core.limits import Limits
 from chatlane.core.retry import RetryPolicy
 from chatlane.core.timeouts import Timeout
 from chatlane.local.settings import LocalModel
@@ -44,6 +45,7 @@ class ClientBase(Generic[TransportT]):
         local_model: LocalModel | None = None,
         middleware: Sequence[Middleware] = (),
         models: Mapping[str, ModelInfo] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._core = ClientCore(
             provider=provider,
@@ -57,6 +59,7 @@ class ClientBase(Generic[TransportT]):
             middleware=middleware,
             models=models,
             local_model=local_model,
+            limits=limits,
         )
         self._transport = self._http_transport(verify) if transport is None else transport
         self._local_transport: TransportT | None = None

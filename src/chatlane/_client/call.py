@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatlane.core import errors
 from chatlane.core.error_mapping import ErrorContext
+from chatlane.core.sse import DEFAULT_MAX_EVENT_BYTES
 from chatlane.core.stream import StreamDecoder
 from chatlane.core.timeouts import Timeout
 from chatlane.transport.base import HTTPRequest
@@ -61,6 +62,8 @@ class Call:
     """The current attempt's stream decoder (timing, the accumulated message)."""
     ended_at: float | None = None
     """When a stream's last byte arrived (or the caller closed it)."""
+    max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES
+    """The longest stream line or event taken (``Limits.max_event_bytes``)."""
     wire_model: str = ""
     """The model as its provider knows it (``gpt-4o`` for ``openai/gpt-4o``)."""
     facts: Callable[[], ModelInfo | None] | None = field(default=None, repr=False)

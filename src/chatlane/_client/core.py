@@ -14,6 +14,7 @@ from chatlane._client.flow import chat_attempt, retrying, stream_attempt
 from chatlane._client.layers import Flow, Middleware, Proceed, layered
 from chatlane.core import errors
 from chatlane.core.error_mapping import ErrorContext
+from chatlane.core.limits import Limits
 from chatlane.core.request import build_body
 from chatlane.core.retry import RetryPolicy
 from chatlane.core.timeouts import Timeout
@@ -51,7 +52,15 @@ class ClientCore:
         middleware: Sequence[Middleware] = (),
         models: Mapping[str, ModelInfo] | None = None,
         local_model: LocalModel | None = None,
+        limits: Limits | None = None,
     ) -> None:
+        if limits is None:
+            limits = Limits()
+        elif not isinstance(limits, Limits):
+            raise errors.ConfigurationError(
+                f"limits: expected chatlane.Limits, got {type(limits).__name__}"
+            )
+        self.limits = limits
         self.models = _given_facts(models)
         self.refused_formats: set[tuple[str, str]] = set()
         """(base URL, model) of servers of unknown kind that refused json_schema output."""
@@ -180,6 +189,7 @@ class ClientCore:
             params=params,
             stream=stream,
             in_process=endpoint.in_process,
+            max_event_bytes=self.limits.max_event_bytes,
             wire_model=wire_model,
             facts=functools.partial(self.model_info, str(model), wire_model, endpoint.in_process),
         )

@@ -98,7 +98,7 @@ def _fetch(call: Call) -> Fetch:
 
 def _waited(call: Call, error: errors.TimeoutError) -> errors.ChatlaneError:
     """A timeout before the response: connecting, or waiting for its first byte."""
-    if isinstance(error, errors.ConnectTimeout):
+    if isinstance(error, errors.ConnectTimeout | errors.PoolTimeout):
         return error
     return call.timeout_error(errors.FirstTokenTimeout)
 
@@ -149,7 +149,10 @@ def stream_attempt(call: Call) -> Steps[ChatCompletion]:
     except errors.TimeoutError as exc:
         raise _waited(call, exc) from None
     decoder = call.decoder = StreamDecoder(
-        call.started, call.context, request_id=request_id_from(response.headers)
+        call.started,
+        call.context,
+        request_id=request_id_from(response.headers),
+        max_event_bytes=call.max_event_bytes,
     )
     call.ended_at = None
     yield Deliver([])  # the response is open: ``with client.stream(...)`` returns here

@@ -138,7 +138,13 @@ class Client(ClientBase[SyncTransport]):
     def _http_transport(self, verify: bool) -> SyncTransport:
         from chatlane.transport.sync_urllib3 import Urllib3Transport
 
-        return Urllib3Transport(verify=verify)
+        limits = self._core.limits
+        connections = (
+            {} if limits.max_connections is None else {"max_connections": limits.max_connections}
+        )
+        return Urllib3Transport(
+            verify=verify, max_response_bytes=limits.max_response_bytes, **connections
+        )
 
     def _in_process_transport(self, engine: LocalEngine) -> SyncTransport:
         from chatlane.transport.local import LocalTransport

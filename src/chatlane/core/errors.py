@@ -220,6 +220,11 @@ class ConnectTimeout(TimeoutError):
     pass
 
 
+class PoolTimeout(TimeoutError):
+    """Every connection of the client was in use for the whole first-token allowance: the
+    request was never sent (``Limits(max_connections=...)`` sets how many there are)."""
+
+
 class FirstTokenTimeout(TimeoutError):
     """No response (or no first chunk of a stream) within the first-token timeout."""
 

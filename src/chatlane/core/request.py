@@ -10,6 +10,7 @@ from typing import Any, Literal, NotRequired, Required, TypedDict
 import msgspec
 
 from chatlane.core.errors import RequestValidationError
+from chatlane.core.headers import name_problem, value_problem
 from chatlane.core.messages import (
     TOOL_CALL_CONTENT,
     MessageParam,
@@ -17,6 +18,7 @@ from chatlane.core.messages import (
     message_param,
     validate_messages,
 )
+from chatlane.core.timeouts import Timeout
 from chatlane.core.types import Message
 
 __all__ = [
@@ -104,7 +106,7 @@ class ChatParams(TypedDict, total=False):
     extra_headers: Mapping[str, str] | None
     provider: str | None
     """Route this call to a named provider (instead of a "provider/" prefix on the model)."""
-    timeout: float | None
+    timeout: float | Timeout | None
     """Override the client's total timeout for this call, in seconds."""
 
 
@@ -192,21 +194,38 @@ def _check_scalars(params: Mapping[str, Any]) -> None:
     if params.get("prompt_mode") not in (None, "reasoning"):
         raise _fail("prompt_mode", f'must be "reasoning", got {params["prompt_mode"]!r}')
     timeout = params.get("timeout")
-    if timeout is not None and (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not 0 < timeout < float("inf")
+    if (
+        timeout is not None
+        and not isinstance(timeout, Timeout)
+        and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 < timeout < float("inf")
+        )
     ):
-        raise _fail("timeout", f"must be a positive number of seconds, got {timeout!r}")
+        raise _fail(
+            "timeout", f"must be a positive number of seconds or a Timeout, got {timeout!r}"
+        )
     headers = params.get("extra_headers")
-    if headers is not None and (
-        not isinstance(headers, Mapping)
-        or not all(type(k) is str and type(v) is str for k, v in headers.items())
-    ):
-        raise _fail("extra_headers", "must be a mapping of header names to string values")
+    if headers is not None:
+        _check_headers(headers)
     extra = params.get("extra_body")
     if extra is not None and not isinstance(extra, Mapping):
         raise _fail("extra_body", f"must be a mapping, got {type(extra).__name__}")
+
+
+def _check_headers(headers: Any) -> None:
+    """Each name a header name, each value sendable as is; the error never shows a value."""
+    if not isinstance(headers, Mapping):
+        raise _fail("extra_headers", "must be a mapping of header names to string values")
+    for name, value in headers.items():
+        problem = name_problem(name)
+        if problem is not None:
+            raise _fail("extra_headers", f"{name!r:.60} {problem}")
+        problem = value_problem(value)
+        if problem is not None:
+            del value, headers  # a traceback formatted with its locals shows them
+            raise _fail(f"extra_headers[{name!r}]", f"the value {problem}")
 
 
 def _check_stop(stop: Any, limit: int | None) -> None:

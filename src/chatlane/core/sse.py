@@ -104,7 +104,8 @@ class SSEDecoder:
         """The error once a line or event passed the limit (kept: later calls raise it)."""
         if self._failed is None and self._limit is not None and size > self._limit:
             self._failed = ResponseDecodeError(
-                f"an SSE line or event is longer than {self._limit} bytes (max_event_bytes)"
+                f"an SSE line or event is longer than {self._limit} bytes"
+                " (chatlane.Limits(max_event_bytes=...) lifts it)"
             )
         return self._failed
 

@@ -15,7 +15,7 @@ from chatlane.core.accumulate import ChunkAccumulator
 from chatlane.core.chunks import decode_chunk
 from chatlane.core.error_mapping import ErrorContext, stream_error
 from chatlane.core.errors import ChatlaneError, ResponseDecodeError, StreamInterrupted
-from chatlane.core.sse import DONE, ServerSentEvent, SSEDecoder
+from chatlane.core.sse import DEFAULT_MAX_EVENT_BYTES, DONE, ServerSentEvent, SSEDecoder
 from chatlane.core.types import ChatCompletionChunk
 
 __all__ = ["StreamDecoder", "StreamSummary"]
@@ -93,7 +93,12 @@ class StreamDecoder:
     )
 
     def __init__(
-        self, started: float, context: ErrorContext, *, request_id: str | None = None
+        self,
+        started: float,
+        context: ErrorContext,
+        *,
+        request_id: str | None = None,
+        max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         self.started = started
         self.context = context
@@ -104,7 +109,7 @@ class StreamDecoder:
         self.error: ChatlaneError | None = None
         """An error found in the stream; raise it after delivering the chunks returned with it."""
         self.first_token_at: float | None = None
-        self._sse = SSEDecoder()
+        self._sse = SSEDecoder(max_event_bytes=max_event_bytes)
         self._held: ChatCompletionChunk | None = None
         self._last_arrival = started
         self._arrivals: list[float] = []

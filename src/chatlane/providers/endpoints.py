@@ -10,6 +10,7 @@ from urllib.parse import quote, urlsplit
 
 from chatlane._version import __version__
 from chatlane.core.errors import ConfigurationError, register_secret
+from chatlane.core.headers import name_problem, value_problem
 from chatlane.core.request import WireDialect
 from chatlane.providers.registry import COMPATIBLE, PROVIDERS, Provider, get_provider
 
@@ -166,13 +167,7 @@ def _checked_key(key: str, source: str, what: str = "the API key") -> str:
     """``key`` if it can go in an HTTP header as is; the error names ``source``, never the key."""
     if not isinstance(key, str):
         raise ConfigurationError(f"{source}: {what} must be a str, not {type(key).__name__}")
-    problem = None
-    if key != key.strip():
-        problem = "starts or ends with whitespace"
-    elif any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):
-        problem = "contains a control character (a newline, a NUL, ...)"
-    elif any(ord(char) > 0xFF for char in key):
-        problem = "contains characters an HTTP header cannot carry (not latin-1)"
+    problem = value_problem(key)
     if problem is not None:
         del key  # a traceback formatted with its locals shows this frame's
         raise ConfigurationError(
@@ -185,15 +180,8 @@ def _checked_key(key: str, source: str, what: str = "the API key") -> str:
 def _checked_headers(headers: Mapping[str, str]) -> dict[str, str]:
     checked: dict[str, str] = {}
     for name, value in headers.items():
-        if (
-            not isinstance(name, str)
-            or not name
-            or any(
-                ord(char) <= 0x20 or ord(char) >= 0x7F or char in ':()<>@,;\\"/[]?={}'
-                for char in name
-            )
-        ):
-            raise ConfigurationError(f"default_headers: {name!r} is not a valid header name")
+        if name_problem(name) is not None:
+            raise ConfigurationError(f"default_headers: {name!r} {name_problem(name)}")
         try:
             _checked_key(value, f"default_headers[{name!r}]", "the value")
         except ConfigurationError:

@@ -27,10 +27,11 @@ _BROKEN = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, Connection
 
 
 class AiohttpResponse:
-    __slots__ = ("_response",)
+    __slots__ = ("_response", "_slot")
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, slot: _Slot) -> None:
         self._response = response
+        self._slot = slot
 
     @property
     def status(self) -> int:
@@ -45,12 +46,13 @@ class AiohttpResponse:
             async with asyncio.timeout(timeout):
                 data = await self._response.read()
         except TimeoutError:
-            self._response.close()
+            self.drop()
             raise errors.TimeoutError("timed out reading the response body") from None
         except _BROKEN as exc:
-            self._response.close()
+            self.drop()
             raise errors.StreamInterrupted(f"connection broke while reading: {exc}") from None
         self._response.release()
+        self._slot.free()
         return data
 
     async def read_chunk(self, timeout: float | None) -> bytes:
@@ -58,17 +60,37 @@ class AiohttpResponse:
             async with asyncio.timeout(timeout):
                 data = await self._response.content.readany()
         except TimeoutError:
-            self._response.close()
+            self.drop()
             raise errors.TimeoutError("timed out waiting for stream data") from None
         except _BROKEN as exc:
-            self._response.close()
+            self.drop()
             raise errors.StreamInterrupted(f"connection broke during the stream: {exc}") from None
         if not data:
             self._response.release()
+            self._slot.free()
         return data
 
-    async def close(self) -> None:
+    def drop(self) -> None:
         self._response.close()
+        self._slot.free()
+
+    async def close(self) -> None:
+        self.drop()
+
+
+class _Slot:
+    """One of the transport's ``max_connections``, held from sending a request until its
+    response is released, given back exactly once."""
+
+    __slots__ = ("_slots",)
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots: asyncio.Semaphore | None = slots
+
+    def free(self) -> None:
+        if self._slots is not None:
+            self._slots.release()
+            self._slots = None
 
 
 class AiohttpTransport:
@@ -90,6 +112,7 @@ class AiohttpTransport:
         self._env_proxies = urllib.request.getproxies()
         self._proxy_by_origin: dict[tuple[str, str], str | None] = {}
         self._connections_made = 0
+        self._slots: asyncio.Semaphore | None = None
 
     def _proxy(self, url: str) -> str | None:
         if not self._env_proxies:
@@ -110,6 +133,9 @@ class AiohttpTransport:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections, ssl=self._verify, socket_factory=self._new_socket
             )
+            # Requests wait for a connection here, not inside aiohttp, so that time is told
+            # apart from waiting for the server (PoolTimeout, not FirstTokenTimeout).
+            self._slots = asyncio.Semaphore(self._max_connections)
             session = self._session = aiohttp.ClientSession(
                 connector=connector,
                 trust_env=False,  # proxies are resolved in _proxy(), once per host
@@ -146,6 +172,7 @@ class AiohttpTransport:
         # asyncio.timeout per call, and a whole response has no first-token/idle phases.
         timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
         answered = False  # once the server has started answering, nothing is sent again
+        slot, _ = await self._slot(read_timeout)
         try:
             async with await self._answer(request, timeout) as response:
                 answered = True
@@ -170,10 +197,16 @@ class AiohttpTransport:
             if answered:  # a cut body: never retried, it may have been billed
                 raise errors.StreamInterrupted(f"connection broke while reading: {exc}") from None
             raise errors.ConnectError(f"connection failed: {exc}") from None
+        finally:
+            slot.free()
 
     async def send(
         self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
     ) -> AiohttpResponse:
+        slot, waited = await self._slot(read_timeout)
+        if read_timeout is not None:
+            read_timeout -= waited  # the first-token allowance runs from the start
+        response = None
         try:
             # The first-token allowance runs from the start of the request, connecting
             # included; aiohttp's own connect timeout still reports a slow connect as such.
@@ -189,7 +222,30 @@ class AiohttpTransport:
             ) from None
         except _BROKEN as exc:
             raise errors.ConnectError(f"connection failed: {exc}") from None
-        return AiohttpResponse(response)
+        finally:
+            if response is None:
+                slot.free()
+        return AiohttpResponse(response, slot)
+
+    async def _slot(self, timeout: float | None) -> tuple[_Slot, float]:
+        """A free connection slot, waited for at most ``timeout`` seconds, and the wait."""
+        self._get_session()
+        slots = self._slots
+        assert slots is not None
+        if not slots.locked():
+            await slots.acquire()  # free: returns at once
+            return _Slot(slots), 0.0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            async with asyncio.timeout(timeout):
+                await slots.acquire()
+        except TimeoutError:
+            raise errors.PoolTimeout(
+                f"no free connection within {timeout}s: all {self._max_connections} were in"
+                " use (chatlane.Limits(max_connections=...) sets how many)"
+            ) from None
+        return _Slot(slots), loop.time() - started
 
     def _connect_only(self, connect_timeout: float | None) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(connect_timeout)

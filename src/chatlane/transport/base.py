@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from chatlane.core.errors import ResponseDecodeError
+from chatlane.core.limits import DEFAULT_MAX_RESPONSE_BYTES
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -26,15 +27,11 @@ __all__ = [
 ]
 
 
-DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-"""The largest whole response body a transport reads (after decompression): a chat
-completion is a few KB."""
-
-
 def too_large(limit: int) -> ResponseDecodeError:
     """The error for a body past a transport's ``max_response_bytes``."""
     return ResponseDecodeError(
-        f"the response body is larger than {limit} bytes (max_response_bytes of the transport)"
+        f"the response body is larger than {limit} bytes"
+        " (chatlane.Limits(max_response_bytes=...) lifts it)"
     )
 
 
