@@ -85,6 +85,7 @@ if _typing.TYPE_CHECKING:
         ToolCallStarted,
         TurnFinished,
     )
+    from chatlane.cache import Cache, CacheStore, MemoryStore, RedisStore, SqliteStore
     from chatlane.conversation import Conversation, ConversationFormatError
     from chatlane.local import LocalEngine, LocalEngineError, default_model_path
     from chatlane.middleware import Call, Flow, Middleware, Proceed, Sleep
@@ -170,6 +171,8 @@ __all__ = [
     "AsyncTransport",
     "AuthenticationError",
     "BadRequestError",
+    "Cache",
+    "CacheStore",
     "Call",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -207,6 +210,7 @@ __all__ = [
     "LocalEngineError",
     "LocalModel",
     "MemoryResponse",
+    "MemoryStore",
     "MemoryTransport",
     "Message",
     "MessageParam",
@@ -227,6 +231,7 @@ __all__ = [
     "RateLimitError",
     "RawResponse",
     "RecordedRequest",
+    "RedisStore",
     "Reply",
     "RequestValidationError",
     "ResetBeforeHeaders",
@@ -235,6 +240,7 @@ __all__ = [
     "RetryPolicy",
     "Route",
     "Sleep",
+    "SqliteStore",
     "Stall",
     "Stream",
     "StreamError",

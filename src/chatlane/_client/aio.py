@@ -17,7 +17,7 @@ from chatlane._client.call import Call
 from chatlane._client.drive import adrive, arun
 from chatlane._client.flow import fetch_attempt, retrying
 from chatlane._client.ping import PingResult
-from chatlane._client.steps import Fetch, Open, Read, ReadChunk, Release, Sleep, Step
+from chatlane._client.steps import Fetch, Io, Open, Read, ReadChunk, Release, Sleep, Step
 from chatlane._client.stream import StreamBase
 from chatlane.core import errors
 from chatlane.core.request import ChatParams
@@ -132,6 +132,8 @@ class AsyncClient(ClientBase[AsyncTransport]):
             import asyncio  # lazily: importing asyncio costs ~50 ms, most calls never wait
 
             return asyncio.sleep(step.seconds)
+        if isinstance(step, Io):
+            return step.arun()
         return _refuse(step)
 
     def _http_transport(self, verify: bool) -> AsyncTransport:

@@ -17,6 +17,8 @@ from chatlane.providers.profiles import ModelInfo
 from chatlane.providers.registry import StructuredOutputMode
 
 if TYPE_CHECKING:
+    from chatlane.cache.piece import Cache
+    from chatlane.cache.store import CacheStore
     from chatlane.local.engine import LocalEngine
     from chatlane.structured.flow import ParseFlow
 
@@ -46,6 +48,7 @@ class ClientBase(Generic[TransportT]):
         middleware: Sequence[Middleware] = (),
         models: Mapping[str, ModelInfo] | None = None,
         limits: Limits | None = None,
+        cache: Cache | CacheStore | bool | None = None,
     ) -> None:
         self._core = ClientCore(
             provider=provider,
@@ -60,6 +63,7 @@ class ClientBase(Generic[TransportT]):
             models=models,
             local_model=local_model,
             limits=limits,
+            cache=cache,
         )
         self._transport = self._http_transport(verify) if transport is None else transport
         self._local_transport: TransportT | None = None

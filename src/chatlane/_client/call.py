@@ -67,10 +67,36 @@ class Call:
     wire_model: str = ""
     """The model as its provider knows it (``gpt-4o`` for ``openai/gpt-4o``)."""
     facts: Callable[[], ModelInfo | None] | None = field(default=None, repr=False)
+    notes: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Where pieces keep what they share between the request and its attempts."""
+
+    @property
+    def target(self) -> str:
+        """``provider/model`` as this call is sent (what a fallback names)."""
+        return f"{self.context.provider}/{self.wire_model}"
 
     def model_info(self) -> ModelInfo | None:
         """What the client knows about the model (window, output limit, prices), or None."""
         return None if self.facts is None else self.facts()
+
+    def prompt_tokens(self) -> int:
+        """The prompt's tokens by chatlane's own count (tools included), counted once."""
+        counted = self.notes.get("prompt_tokens")
+        if counted is None:
+            from chatlane.tokens.counting import count_message_tokens
+
+            counted = self.notes["prompt_tokens"] = count_message_tokens(
+                self.params.get("messages") or [],
+                self.wire_model,
+                tools=self.params.get("tools"),
+                model_info=self.model_info(),
+            ).tokens
+        return int(counted)
+
+    def max_output_tokens(self) -> int | None:
+        """The output cap the request sets (``max_completion_tokens`` or ``max_tokens``)."""
+        cap = self.params.get("max_completion_tokens")
+        return self.params.get("max_tokens") if cap is None else cap
 
     @property
     def provider(self) -> str | None:

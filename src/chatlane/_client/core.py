@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from chatlane._client.call import Call
 from chatlane._client.flow import chat_attempt, retrying, stream_attempt
 from chatlane._client.layers import Flow, Middleware, Proceed, layered
+from chatlane._client.production import production_pieces
 from chatlane.core import errors
 from chatlane.core.error_mapping import ErrorContext
 from chatlane.core.limits import Limits
@@ -53,6 +54,7 @@ class ClientCore:
         models: Mapping[str, ModelInfo] | None = None,
         local_model: LocalModel | None = None,
         limits: Limits | None = None,
+        cache: Any = None,
     ) -> None:
         if limits is None:
             limits = Limits()
@@ -90,6 +92,7 @@ class ClientCore:
                 raise errors.ConfigurationError(
                     f"middleware: expected Middleware instances, got {type(piece).__name__}"
                 )
+        pieces = production_pieces(cache=cache) + pieces
         self.chat_flow = self._compose(pieces, chat_attempt)
         self.stream_flow = self._compose(pieces, stream_attempt)
 

@@ -5,13 +5,14 @@ transport's error. Keeping I/O to these few verbs is what lets one flow serve bo
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from chatlane.core.types import ChatCompletionChunk
 from chatlane.transport.base import HTTPRequest
 
-__all__ = ["Deliver", "Fetch", "Open", "Read", "ReadChunk", "Release", "Sleep", "Step"]
+__all__ = ["Deliver", "Fetch", "Io", "Open", "Read", "ReadChunk", "Release", "Sleep", "Step"]
 
 
 @dataclass(slots=True)
@@ -69,4 +70,14 @@ class Deliver:
     chunks: list[ChatCompletionChunk]
 
 
-Step = Fetch | Open | ReadChunk | Read | Release | Sleep | Deliver
+@dataclass(slots=True)
+class Io:
+    """Work a piece does apart from the transport (a shared cache, a limiter, waiting for
+    another call): ``run()`` in the sync client, ``arun()`` awaited in the async one -> its
+    result. Either may raise only chatlane errors."""
+
+    run: Callable[[], Any]
+    arun: Callable[[], Awaitable[Any]]
+
+
+Step = Fetch | Open | ReadChunk | Read | Release | Sleep | Deliver | Io

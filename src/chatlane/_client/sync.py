@@ -13,7 +13,7 @@ from chatlane._client.call import Call
 from chatlane._client.drive import drive, run
 from chatlane._client.flow import fetch_attempt, retrying
 from chatlane._client.ping import PingResult
-from chatlane._client.steps import Fetch, Open, Read, ReadChunk, Release, Sleep, Step
+from chatlane._client.steps import Fetch, Io, Open, Read, ReadChunk, Release, Sleep, Step
 from chatlane._client.stream import StreamBase
 from chatlane.core import errors
 from chatlane.core.request import ChatParams
@@ -133,6 +133,8 @@ class Client(ClientBase[SyncTransport]):
             return step.response.close()
         if isinstance(step, Sleep):
             return time.sleep(step.seconds)
+        if isinstance(step, Io):
+            return step.run()
         raise errors.UsageError(f"the call flow yielded {step!r}, which is not a step")
 
     def _http_transport(self, verify: bool) -> SyncTransport:

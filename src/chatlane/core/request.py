@@ -108,10 +108,18 @@ class ChatParams(TypedDict, total=False):
     """Route this call to a named provider (instead of a "provider/" prefix on the model)."""
     timeout: float | Timeout | None
     """Override the client's total timeout for this call, in seconds."""
+    cache: bool | None
+    """False: bypass the client's cache; True: cache this answer even if sampled."""
+    budget: Any
+    """A ``chatlane.Budget`` (or a list of them) this call counts against too."""
+    fallbacks: Sequence[str] | None
+    """``provider/model`` targets to try in order when this call's model fails."""
 
 
 # Keys of ChatParams that steer the client and are not part of the body.
-CLIENT_KEYS = frozenset({"extra_body", "extra_headers", "provider", "timeout"})
+CLIENT_KEYS = frozenset(
+    {"extra_body", "extra_headers", "provider", "timeout", "cache", "budget", "fallbacks"}
+)
 _MISTRAL_ONLY = frozenset({"safe_prompt", "prompt_mode"})
 
 
@@ -191,6 +199,15 @@ def _check_scalars(params: Mapping[str, Any]) -> None:
             raise _fail("top_logprobs", f"must be between 0 and 20, got {top_logprobs}")
         if params.get("logprobs") is not True:
             raise _fail("top_logprobs", "needs logprobs=True")
+    if params.get("cache") not in (None, True, False):
+        raise _fail("cache", f"must be True, False or None, got {params['cache']!r:.40}")
+    fallbacks = params.get("fallbacks")
+    if fallbacks is not None and (
+        isinstance(fallbacks, str)
+        or not isinstance(fallbacks, Sequence)
+        or not all(isinstance(target, str) and target.strip() for target in fallbacks)
+    ):
+        raise _fail("fallbacks", "must be a list of 'provider/model' strings")
     if params.get("prompt_mode") not in (None, "reasoning"):
         raise _fail("prompt_mode", f'must be "reasoning", got {params["prompt_mode"]!r}')
     timeout = params.get("timeout")

@@ -42,6 +42,8 @@ class StreamSummary:
     completion_tokens: int
     usage_reported: bool
     tokens_per_second: float | None
+    cached: bool = False
+    """Replayed from the client's cache: the timing is the replay's."""
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:
@@ -84,6 +86,7 @@ class StreamDecoder:
         "_last_arrival",
         "_sse",
         "accumulator",
+        "cached",
         "context",
         "done",
         "error",
@@ -109,6 +112,8 @@ class StreamDecoder:
         self.error: ChatlaneError | None = None
         """An error found in the stream; raise it after delivering the chunks returned with it."""
         self.first_token_at: float | None = None
+        self.cached = False
+        """The chunks are a replay from the client's cache."""
         self._sse = SSEDecoder(max_event_bytes=max_event_bytes)
         self._held: ChatCompletionChunk | None = None
         self._last_arrival = started
@@ -141,6 +146,15 @@ class StreamDecoder:
             ready.append(held)
         self.done = True
         return ready
+
+    def replay(self, chunks: list[ChatCompletionChunk], now: float) -> list[ChatCompletionChunk]:
+        """Take a whole stream at once (a cache's replay), timed as arriving at ``now``."""
+        for chunk in chunks:
+            self._stamp(chunk, now)
+        if chunks:
+            chunks[-1].is_last_chunk = True
+        self.done = self.cached = True
+        return chunks
 
     def _too_long(self, error: ResponseDecodeError) -> list[ChatCompletionChunk]:
         error.provider, error.model = self.context.provider, self.context.model
@@ -249,4 +263,5 @@ class StreamDecoder:
             completion_tokens=tokens,
             usage_reported=usage is not None,
             tokens_per_second=tokens / generation if generation > 0 else None,
+            cached=self.cached,
         )

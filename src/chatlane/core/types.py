@@ -148,6 +148,10 @@ class ChatCompletion(msgspec.Struct, omit_defaults=True, gc=False):
     """Seconds from sending the request (first attempt) to having the parsed response."""
     attempts: int = 1
     """How many HTTP attempts the client made (1 when no retry was needed)."""
+    cached: bool = False
+    """Answered from the client's cache (``latency`` is then the cache's)."""
+    target: str | None = None
+    """``provider/model`` that answered, when the client has fallbacks configured."""
 
     def assistant_message(self) -> Message | None:
         """The first choice's message, or None when the provider returned no choice."""

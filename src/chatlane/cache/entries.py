@@ -1,0 +1,88 @@
+"""What the cache stores for an answer (the completion, as JSON) and how a stream is
+replayed from it: the chunks a provider would have sent, in the usual order."""
+
+from __future__ import annotations
+
+import msgspec
+
+from chatlane.core.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChunkChoice,
+    Delta,
+    FunctionCallDelta,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = ["decode_entry", "encode_entry", "replay_chunks"]
+
+_ENTRY_VERSION = b"1"
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(ChatCompletion)
+
+
+def encode_entry(completion: ChatCompletion) -> bytes:
+    """The bytes kept for ``completion`` (its client-side fields reset)."""
+    kept = msgspec.structs.replace(completion, latency=0.0, attempts=1, cached=False, target=None)
+    return _ENTRY_VERSION + _encoder.encode(kept)
+
+
+def decode_entry(data: bytes) -> ChatCompletion | None:
+    """The completion kept in ``data``; None for an entry of another version or a damaged
+    one (the cache then treats it as a miss)."""
+    if not data.startswith(_ENTRY_VERSION):
+        return None
+    try:
+        return _decoder.decode(data[len(_ENTRY_VERSION) :])
+    except (msgspec.DecodeError, ValueError):
+        return None
+
+
+def replay_chunks(completion: ChatCompletion, *, usage: bool) -> list[ChatCompletionChunk]:
+    """The stream of ``completion``: per choice a role chunk, its reasoning, content or
+    refusal, its tool calls (one delta each), its finish reason; then the usage chunk when
+    the request asked for one (``usage``)."""
+    chunks: list[ChatCompletionChunk] = []
+
+    def chunk(choices: list[ChunkChoice], usage: Usage | None = None) -> ChatCompletionChunk:
+        return ChatCompletionChunk(
+            id=completion.id,
+            object="chat.completion.chunk",
+            created=completion.created,
+            model=completion.model,
+            system_fingerprint=completion.system_fingerprint,
+            choices=choices,
+            usage=usage,
+        )
+
+    def emit(index: int, delta: Delta, finish: str | None = None) -> None:
+        chunks.append(chunk([ChunkChoice(index=index, delta=delta, finish_reason=finish)]))
+
+    for choice in completion.choices:
+        message = choice.message
+        emit(choice.index, Delta(role="assistant"))
+        if message.reasoning_content or message.reasoning or message.reasoning_details:
+            emit(
+                choice.index,
+                Delta(
+                    reasoning_content=message.reasoning_content,
+                    reasoning=message.reasoning,
+                    reasoning_details=message.reasoning_details,
+                ),
+            )
+        if message.content or message.refusal:
+            emit(choice.index, Delta(content=message.content, refusal=message.refusal))
+        for position, call in enumerate(message.tool_calls or ()):
+            function = call.function
+            delta = ToolCallDelta(
+                index=position,
+                id=call.id,
+                type=call.type or "function",
+                function=FunctionCallDelta(name=function.name, arguments=function.arguments),
+            )
+            emit(choice.index, Delta(tool_calls=[delta]))
+        emit(choice.index, Delta(), choice.finish_reason)
+    if usage and completion.usage is not None:
+        chunks.append(chunk([], completion.usage))
+    return chunks

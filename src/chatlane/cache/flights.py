@@ -1,0 +1,67 @@
+"""Single flight: concurrent identical requests in one process make one upstream call.
+
+The first caller of a key leads (it makes the call); the others wait for its answer, in
+threads (``wait``) or tasks of any event loop (``await_``). A leader that fails or gives up
+lands without an answer: the waiters then make their own calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+
+from chatlane.core.types import ChatCompletion
+
+__all__ = ["Flight", "Flights"]
+
+
+class Flight:
+    """One upstream call in progress."""
+
+    __slots__ = ("_answer",)
+
+    def __init__(self) -> None:
+        self._answer: concurrent.futures.Future[ChatCompletion | None] = concurrent.futures.Future()
+
+    def wait(self, timeout: float | None) -> ChatCompletion | None:
+        """The leader's answer; None if it failed or did not land within ``timeout``."""
+        try:
+            return self._answer.result(timeout)
+        except concurrent.futures.TimeoutError:
+            return None
+
+    async def await_(self, timeout: float | None) -> ChatCompletion | None:
+        try:
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(asyncio.wrap_future(self._answer))
+        except TimeoutError:
+            return None
+
+    def land(self, answer: ChatCompletion | None) -> None:
+        if not self._answer.done():
+            self._answer.set_result(answer)
+
+
+class Flights:
+    """The flights in progress, by cache key. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, Flight] = {}
+
+    def join(self, key: str) -> tuple[Flight, bool]:
+        """The flight for ``key`` and whether the caller leads it (makes the call)."""
+        with self._lock:
+            flight = self._open.get(key)
+            if flight is not None:
+                return flight, False
+            flight = self._open[key] = Flight()
+            return flight, True
+
+    def land(self, key: str, flight: Flight, answer: ChatCompletion | None) -> None:
+        """End the leader's flight: waiters get ``answer`` (None: call for yourselves)."""
+        with self._lock:
+            if self._open.get(key) is flight:
+                del self._open[key]
+        flight.land(answer)

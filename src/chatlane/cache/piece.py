@@ -1,0 +1,163 @@
+"""The response cache around each request (outside the retries and fallbacks).
+
+A request whose answer is deterministic (``temperature=0`` or a ``seed``; any request when
+``Cache(sampled=True)`` or the call passes ``cache=True``) is looked up by its key
+(:mod:`chatlane.cache.keys`). A hit returns the stored completion with ``cached=True`` (for a
+stream: its chunks replayed, the summary saying ``cached``); a miss makes the call, once per
+key at a time in this process, and stores the answer. Errors and cut-off answers
+(``finish_reason="length"``) are never stored (the latter unless ``Cache(truncated=True)``).
+A broken store is a miss, never a failed call (the stores see to that).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from chatlane._client.call import Call
+from chatlane._client.layers import Flow, Middleware, Proceed
+from chatlane._client.steps import Deliver, Io
+from chatlane.cache.entries import decode_entry, encode_entry, replay_chunks
+from chatlane.cache.flights import Flights
+from chatlane.cache.keys import cache_key
+from chatlane.cache.store import CacheStore
+from chatlane.core.errors import ConfigurationError
+from chatlane.core.stream import StreamDecoder
+from chatlane.core.types import ChatCompletion
+
+__all__ = ["Cache", "CachePiece"]
+
+_TRUNCATED = frozenset({"length", "model_length"})
+
+
+@dataclass(frozen=True)
+class Cache:
+    """How a client caches answers: ``Client(cache=chatlane.Cache(...))``.
+
+    - ``store``: where entries live (None: an in-memory LRU of 64 MiB); ``MemoryStore``,
+      ``SqliteStore`` (survives restarts, shared by processes on one machine) or
+      ``RedisStore`` (shared by machines).
+    - ``ttl``: seconds an entry lives (None: the store's default).
+    - ``sampled``: also cache requests sampled at a temperature above 0 without a seed.
+    - ``truncated``: also cache answers cut off at the token limit.
+    - ``namespace``: part of every key (bump it to start an empty cache).
+    """
+
+    store: CacheStore | None = None
+    ttl: float | None = None
+    sampled: bool = False
+    truncated: bool = False
+    namespace: str = ""
+    _flights: Flights = field(default_factory=Flights, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.store is None:
+            from chatlane.cache.memory import MemoryStore
+
+            object.__setattr__(self, "store", MemoryStore())
+        elif not isinstance(self.store, CacheStore):
+            raise ConfigurationError(
+                f"Cache.store: expected a cache store (MemoryStore, SqliteStore, RedisStore),"
+                f" got {type(self.store).__name__}"
+            )
+        if self.ttl is not None and not (
+            isinstance(self.ttl, int | float) and not isinstance(self.ttl, bool) and self.ttl > 0
+        ):
+            raise ConfigurationError(
+                f"Cache.ttl must be a positive number or None, got {self.ttl!r}"
+            )
+
+    @classmethod
+    def coerce(cls, value: object) -> Cache | None:
+        """What ``Client(cache=...)`` takes: a Cache, a store, True (in memory) or None."""
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        if isinstance(value, Cache):
+            return value
+        if isinstance(value, CacheStore):
+            return cls(store=value)
+        raise ConfigurationError(
+            f"cache: expected chatlane.Cache, a cache store or True, got {type(value).__name__}"
+        )
+
+
+class CachePiece(Middleware):
+    """The cache as a piece of the call flow (built by the client from its ``Cache``)."""
+
+    def __init__(self, cache: Cache) -> None:
+        assert cache.store is not None
+        self._cache = cache
+        self._store: CacheStore = cache.store
+
+    def around_request(self, call: Call, proceed: Proceed) -> Flow:
+        params = call.params
+        choice = params.get("cache")
+        if choice is False or (choice is None and not self._deterministic(params)):
+            return (yield from proceed(call))
+        store, cache = self._store, self._cache
+        key = cache_key(
+            call.provider or "", call.request.url, call.wire_model, params, cache.namespace
+        )
+        data = yield Io(lambda: store.get(key), lambda: store.aget(key))
+        stored = None if data is None else decode_entry(data)
+        if stored is not None:
+            return (yield from _answer(call, stored))
+        flight, leads = cache._flights.join(key)
+        if not leads:
+            remaining = call.remaining()
+            landed = yield Io(lambda: flight.wait(remaining), lambda: flight.await_(remaining))
+            if landed is not None:
+                return (yield from _answer(call, landed))
+            return (yield from proceed(call))  # the leader failed: call for ourselves
+        answer = None
+        try:
+            completion = yield from proceed(call)
+            if self._keeps(completion):
+                answer = completion
+                entry = encode_entry(completion)
+                yield Io(
+                    lambda: store.set(key, entry, cache.ttl),
+                    lambda: store.aset(key, entry, cache.ttl),
+                )
+            return completion
+        finally:
+            cache._flights.land(key, flight, answer)
+
+    def _deterministic(self, params: Mapping[str, Any]) -> bool:
+        return (
+            self._cache.sampled
+            or params.get("temperature") == 0
+            or params.get("seed") is not None
+            or params.get("random_seed") is not None
+        )
+
+    def _keeps(self, completion: ChatCompletion) -> bool:
+        if not completion.choices:
+            return False
+        if self._cache.truncated:
+            return True
+        return not any(choice.finish_reason in _TRUNCATED for choice in completion.choices)
+
+
+def _answer(call: Call, stored: ChatCompletion) -> Flow:
+    """The stored answer as this call's: whole, or replayed as a stream."""
+    if not call.stream:
+        return msgspec.structs.replace(
+            stored, cached=True, attempts=0, latency=time.perf_counter() - call.started
+        )
+    options = call.params.get("stream_options") or {}
+    decoder = call.decoder = StreamDecoder(call.started, call.context)
+    now = time.perf_counter()
+    chunks = decoder.replay(replay_chunks(stored, usage=bool(options.get("include_usage"))), now)
+    call.delivered = True
+    yield Deliver(chunks)
+    call.ended_at = time.perf_counter()
+    completion = decoder.accumulator.completion(latency=call.ended_at - call.started, attempts=0)
+    completion.cached = True
+    return completion
