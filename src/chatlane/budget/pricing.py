@@ -1,0 +1,130 @@
+"""What an attempt may cost before it is sent, and what it did cost after.
+
+Both prices come from :func:`chatlane.tokens.estimate_cost`, the one pricing rule of
+chatlane (list prices per million tokens, cached input at the cached price, reasoning
+tokens inside completion tokens at the output price).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatlane.core.errors import UsageError
+from chatlane.core.types import Usage
+from chatlane.providers.profiles import ModelInfo
+from chatlane.tokens.cost import estimate_cost
+
+__all__ = ["Price", "actual", "worst_case"]
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """Tokens and dollars of one attempt (a worst case, or what it was billed).
+
+    ``usd`` is None when the model's price is not known: an unknown price is never 0.
+    ``estimated`` is True when the token counts are chatlane's own counts rather than the
+    provider's report (always for a worst case; for an actual price, when the provider
+    sent no usage).
+    """
+
+    usd: float | None
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    estimated: bool = False
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus completion tokens (cached and reasoning tokens are inside those)."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+def _check_count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UsageError(f"{name} must be a non-negative integer, not {value!r}")
+    return value
+
+
+def _check_info(info: object) -> ModelInfo | None:
+    if info is not None and not isinstance(info, ModelInfo):
+        raise UsageError(f"info must be a chatlane.ModelInfo or None, not {info!r}")
+    return info
+
+
+def _cost(info: ModelInfo | None, usage: Usage) -> float | None:
+    return None if info is None else estimate_cost(usage, info.name, model_info=info)
+
+
+def worst_case(
+    info: ModelInfo | None, prompt_tokens: int, max_output: int | None, *, model: str = ""
+) -> Price:
+    """The most an attempt can cost: its prompt at the input price plus its largest
+    possible reply at the output price (cached-input discounts are not counted on).
+
+    The largest reply is ``max_output`` (the request's ``max_tokens`` /
+    ``max_completion_tokens``) as given; without a cap it is the model's output limit
+    (``info.max_output_tokens``), else what the context window leaves after the prompt.
+    A request with no cap to a model with neither limit known cannot be bounded: that
+    raises :class:`~chatlane.UsageError` (``model`` names it in the message). ``usd`` is
+    None when ``info`` is None or lacks prices.
+    """
+    info = _check_info(info)
+    prompt = _check_count("prompt_tokens", prompt_tokens)
+    if max_output is not None:
+        output = _check_count("max_output", max_output)
+    elif info is not None and info.max_output_tokens is not None:
+        output = info.max_output_tokens
+    elif info is not None and info.context_window is not None:
+        # A prompt larger than the window is refused by the provider: no reply to pay for.
+        output = max(info.context_window - prompt, 0)
+    else:
+        name = model or (info.name if info is not None else "") or "this model"
+        raise UsageError(
+            f"max_output is None and the output limit of {name!r} is not known, so the "
+            "budget cannot bound the call: set max_tokens on the request, or give the model "
+            f"its limits with Client(models={{{name!r}: chatlane.ModelInfo("
+            "context_window=..., max_output_tokens=...)}})",
+            model=model or None,
+        )
+    usd = _cost(info, Usage(prompt_tokens=prompt, completion_tokens=output))
+    return Price(usd=usd, prompt_tokens=prompt, completion_tokens=output, estimated=True)
+
+
+def actual(
+    info: ModelInfo | None,
+    usage: Usage | None,
+    *,
+    estimated_prompt: int,
+    estimated_output: int,
+) -> Price:
+    """What an attempt cost, from the usage the provider reported.
+
+    Cached prompt tokens are priced at the cached-input price; reasoning tokens are part
+    of the completion tokens and priced as output, as OpenAI bills them. Without a usage
+    report (``usage`` None, or all zeros as some servers send in place of counting) the
+    tokens are the caller's estimates and the price says so (``estimated=True``): a call
+    that was billed is never counted as free.
+    """
+    info = _check_info(info)
+    estimated_prompt = _check_count("estimated_prompt", estimated_prompt)
+    estimated_output = _check_count("estimated_output", estimated_output)
+    if usage is not None and not isinstance(usage, Usage):
+        raise UsageError(f"usage must be a chatlane.Usage or None, not {usage!r}")
+    if usage is None or (usage.prompt_tokens <= 0 and usage.completion_tokens <= 0):
+        estimate = Usage(prompt_tokens=estimated_prompt, completion_tokens=estimated_output)
+        return Price(
+            usd=_cost(info, estimate),
+            prompt_tokens=estimated_prompt,
+            completion_tokens=estimated_output,
+            estimated=True,
+        )
+    prompt = max(usage.prompt_tokens, 0)
+    completion = max(usage.completion_tokens, 0)
+    return Price(
+        usd=_cost(info, usage),
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cached_tokens=min(max(usage.cached_tokens, 0), prompt),
+        reasoning_tokens=min(max(usage.reasoning_tokens, 0), completion),
+    )
