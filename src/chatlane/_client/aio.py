@@ -48,6 +48,8 @@ class AsyncClient(ClientBase[AsyncTransport]):
     what the agent trims to and what cost is reckoned with), in place of the model table's.
     """
 
+    is_async = True
+
     async def __aenter__(self) -> AsyncClient:
         return self
 

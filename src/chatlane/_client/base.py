@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from chatlane._client.core import ClientCore
 from chatlane._client.layers import Middleware
+from chatlane.core.errors import ChatlaneError, ConfigurationError
 from chatlane.core.limits import Limits
 from chatlane.core.retry import RetryPolicy
 from chatlane.core.timeouts import Timeout
@@ -31,6 +32,8 @@ T = TypeVar("T")
 class ClientBase(Generic[TransportT]):
     """The configuration half of a client; subclasses say which transports they use."""
 
+    is_async = False
+
     def __init__(
         self,
         *,
@@ -49,7 +52,10 @@ class ClientBase(Generic[TransportT]):
         models: Mapping[str, ModelInfo] | None = None,
         limits: Limits | None = None,
         cache: Cache | CacheStore | bool | None = None,
+        fallbacks: Sequence[str | ClientBase[TransportT]] = (),
+        fallback_on: Sequence[type[ChatlaneError]] | None = None,
     ) -> None:
+        fallbacks = _checked_targets(self, fallbacks)
         self._core = ClientCore(
             provider=provider,
             base_url=base_url,
@@ -64,6 +70,8 @@ class ClientBase(Generic[TransportT]):
             local_model=local_model,
             limits=limits,
             cache=cache,
+            fallbacks=fallbacks,
+            fallback_on=fallback_on,
         )
         self._transport = self._http_transport(verify) if transport is None else transport
         self._local_transport: TransportT | None = None
@@ -118,3 +126,21 @@ class ClientBase(Generic[TransportT]):
             max_attempts=max_attempts,
             refused=self._core.refused_formats,
         )
+
+
+def _checked_targets(client: ClientBase[Any], targets: object) -> tuple[Any, ...]:
+    """``fallbacks=``: ``provider/model`` strings, or clients of the same kind."""
+    if isinstance(targets, str) or not isinstance(targets, Sequence):
+        raise ConfigurationError(
+            "fallbacks: expected a list of 'provider/model' strings or clients"
+        )
+    for target in targets:
+        if isinstance(target, str):
+            if not target.strip():
+                raise ConfigurationError("fallbacks: a target must not be empty")
+        elif not isinstance(target, ClientBase) or target.is_async != client.is_async:
+            raise ConfigurationError(
+                f"fallbacks: a {type(client).__name__} falls back to model names or other"
+                f" {type(client).__name__} objects, not {type(target).__name__}"
+            )
+    return tuple(targets)

@@ -124,6 +124,26 @@ class Call:
             limit = max(limit - (time.perf_counter() - self.started), 0.0)
         return _cap(limit, self.remaining())
 
+    def retarget(self, other: Call) -> None:
+        """Send this call as ``other`` from now on (a fallback's next target), with its own
+        clock and attempts; the notes stay (the pieces outside still hold this call)."""
+        self.notes["earlier_attempts"] = self.notes.get("earlier_attempts", 0) + self.attempts
+        self.notes.pop("prompt_tokens", None)
+        for name in (
+            "request",
+            "context",
+            "timeout",
+            "started",
+            "params",
+            "in_process",
+            "max_event_bytes",
+            "wire_model",
+            "facts",
+        ):
+            setattr(self, name, getattr(other, name))
+        self.attempts, self.status, self.headers = 0, None, NO_HEADERS
+        self.decoder, self.ended_at = None, None
+
     def annotate(self, error: E) -> E:
         error.provider = error.provider or self.context.provider
         error.model = error.model or self.context.model

@@ -55,6 +55,8 @@ class ClientCore:
         local_model: LocalModel | None = None,
         limits: Limits | None = None,
         cache: Any = None,
+        fallbacks: Sequence[Any] = (),
+        fallback_on: Sequence[type[errors.ChatlaneError]] | None = None,
     ) -> None:
         if limits is None:
             limits = Limits()
@@ -92,9 +94,31 @@ class ClientCore:
                 raise errors.ConfigurationError(
                     f"middleware: expected Middleware instances, got {type(piece).__name__}"
                 )
-        pieces = production_pieces(cache=cache) + pieces
-        self.chat_flow = self._compose(pieces, chat_attempt)
-        self.stream_flow = self._compose(pieces, stream_attempt)
+        self._production = {"cache": cache, "fallbacks": fallbacks, "fallback_on": fallback_on}
+        self._user_pieces = pieces
+        self._chat, self._stream = self._flows(fallback_on)
+        self._falls_back = bool(fallbacks) or fallback_on is not None
+        self._with_fallbacks: tuple[Proceed, Proceed] | None = None
+
+    def _flows(self, fallback_on: Any) -> tuple[Proceed, Proceed]:
+        options = {**self._production, "fallback_on": fallback_on}
+        pieces = production_pieces(prepare=self._prepare_for, **options) + self._user_pieces
+        return self._compose(pieces, chat_attempt), self._compose(pieces, stream_attempt)
+
+    def chat_flow(self, call: Call) -> Flow:
+        return self._flow_for(call)[0](call)
+
+    def stream_flow(self, call: Call) -> Flow:
+        return self._flow_for(call)[1](call)
+
+    def _flow_for(self, call: Call) -> tuple[Proceed, Proceed]:
+        if self._falls_back or not call.params.get("fallbacks"):
+            return self._chat, self._stream
+        if self._with_fallbacks is None:  # a call's own fallbacks= on a client without any
+            from chatlane.fallback.piece import DEFAULT_FALLBACK_ON
+
+            self._with_fallbacks = self._flows(DEFAULT_FALLBACK_ON)
+        return self._with_fallbacks
 
     def _compose(self, pieces: tuple[Middleware, ...], attempt: Proceed) -> Proceed:
         """request pieces -> retries -> attempt pieces -> ``attempt``, built once."""
@@ -196,6 +220,9 @@ class ClientCore:
             wire_model=wire_model,
             facts=functools.partial(self.model_info, str(model), wire_model, endpoint.in_process),
         )
+
+    def _prepare_for(self, params: Mapping[str, Any], stream: bool) -> Call:
+        return self.prepare(params, stream=stream)
 
     def ping_call(self, provider: str | None) -> Call:
         endpoint = self._endpoint(provider) if provider else self.default

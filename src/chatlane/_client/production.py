@@ -11,14 +11,23 @@ The caller's own ``middleware=`` pieces come after these, in the order given.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from chatlane._client.call import Call
 from chatlane._client.layers import Middleware
+from chatlane.core import errors
 
 __all__ = ["production_pieces"]
 
 
-def production_pieces(*, cache: Any = None) -> tuple[Middleware, ...]:
+def production_pieces(
+    *,
+    prepare: Callable[[Mapping[str, Any], bool], Call],
+    cache: Any = None,
+    fallbacks: Sequence[Any] = (),
+    fallback_on: Sequence[type[errors.ChatlaneError]] | None = None,
+) -> tuple[Middleware, ...]:
     """The configured pieces, outermost first."""
     pieces: list[Middleware] = []
     if cache is not None and cache is not False:
@@ -27,4 +36,21 @@ def production_pieces(*, cache: Any = None) -> tuple[Middleware, ...]:
         configured = Cache.coerce(cache)
         if configured is not None:
             pieces.append(CachePiece(configured))
+    if fallbacks or fallback_on is not None:
+        from chatlane.fallback.piece import DEFAULT_FALLBACK_ON, FallbackPiece
+
+        on = DEFAULT_FALLBACK_ON if fallback_on is None else _checked_errors(fallback_on)
+        pieces.append(FallbackPiece(fallbacks, prepare, on))
     return tuple(pieces)
+
+
+def _checked_errors(
+    classes: Sequence[type[errors.ChatlaneError]],
+) -> tuple[type[errors.ChatlaneError], ...]:
+    if isinstance(classes, type) or not all(
+        isinstance(kind, type) and issubclass(kind, errors.ChatlaneError) for kind in classes
+    ):
+        raise errors.ConfigurationError(
+            "fallback_on: expected a list of chatlane error classes (chatlane.RateLimitError, ...)"
+        )
+    return tuple(classes)

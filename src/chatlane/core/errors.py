@@ -220,6 +220,24 @@ class ConnectTimeout(TimeoutError):
     pass
 
 
+class FallbackError(ChatlaneError):
+    """Every target of a call failed: ``failures`` holds each target's error, in order."""
+
+    def __init__(self, failures: list[tuple[str, ChatlaneError]]) -> None:
+        lines = "; ".join(
+            f"{target}: {type(error).__name__}: {error.message}" for target, error in failures
+        )
+        last = failures[-1][1] if failures else None
+        super().__init__(
+            f"all {len(failures)} targets failed: {lines}",
+            provider=None if last is None else last.provider,
+            model=None if last is None else last.model,
+            status=None if last is None else last.status,
+            attempts=sum(error.attempts for _, error in failures),
+        )
+        self.failures = failures
+
+
 class PoolTimeout(TimeoutError):
     """Every connection of the client was in use for the whole first-token allowance: the
     request was never sent (``Limits(max_connections=...)`` sets how many there are)."""
