@@ -162,8 +162,8 @@ def test_fallbacks_are_configured_clearly() -> None:
     with pytest.raises(chatlane.ConfigurationError, match="AsyncClient"):
         chatlane.Client(base_url=url, fallbacks=[wrong_kind])  # type: ignore[list-item]
     with pytest.raises(chatlane.ConfigurationError, match="fallbacks"):
-        chatlane.Client(base_url=url, fallbacks="m2")  # type: ignore[arg-type]
+        chatlane.Client(base_url=url, fallbacks="m2")
     with pytest.raises(chatlane.ConfigurationError, match="fallback_on"):
         chatlane.Client(base_url=url, fallbacks=["m2"], fallback_on=[ValueError])  # type: ignore[list-item]
     with pytest.raises(chatlane.RequestValidationError, match="fallbacks"):
-        chatlane.Client(base_url=url).chat(model="m", messages=HI, fallbacks="m2")  # type: ignore[typeddict-item]
+        chatlane.Client(base_url=url).chat(model="m", messages=HI, fallbacks="m2")
