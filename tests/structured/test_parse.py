@@ -425,3 +425,30 @@ def test_the_client_remembers_a_server_that_refused_json_schema(server: FakeServ
         again = client.parse(model="m", messages=ASK, response_model=Sentiment)
     assert again.mode == "tools"
     assert len(server.chat_requests) == 3
+
+
+def test_an_attempt_without_usage_makes_the_cost_unknown_not_zero(
+    driver: Driver, server: FakeServer
+) -> None:
+    server.enqueue(
+        Completion(content="{}", usage=None),
+        Completion(content=json.dumps(GOOD), usage=(1200, 100)),
+    )
+    result = driver.parse(model="gpt-4o-mini", messages=ASK, response_model=Sentiment)
+    assert not result.usage_reported
+    assert result.cost is None
+    server.enqueue(*[Completion(content="{}", usage=None)] * 3)
+    with pytest.raises(OutputValidationError) as caught:
+        driver.parse(model="gpt-4o-mini", messages=ASK, response_model=Sentiment)
+    assert caught.value.cost is None
+
+
+def test_cost_uses_the_prices_the_client_was_given(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    server.enqueue(Completion(content=json.dumps(GOOD), usage=(1000, 1000)))
+    priced = {"house-model": chatlane.ModelInfo(input_per_mtok=1.0, output_per_mtok=2.0)}
+    result = make_driver(models=priced).parse(
+        model="house-model", messages=ASK, response_model=Sentiment
+    )
+    assert result.cost == pytest.approx(0.003)

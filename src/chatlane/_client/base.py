@@ -18,6 +18,8 @@ from chatlane.providers.profiles import ModelInfo
 from chatlane.providers.registry import StructuredOutputMode
 
 if TYPE_CHECKING:
+    from chatlane.budget.budget import BudgetLike
+    from chatlane.budget.ledger import Ledger
     from chatlane.cache.piece import Cache
     from chatlane.cache.store import CacheStore
     from chatlane.local.engine import LocalEngine
@@ -54,6 +56,8 @@ class ClientBase(Generic[TransportT]):
         cache: Cache | CacheStore | bool | None = None,
         fallbacks: Sequence[str | ClientBase[TransportT]] = (),
         fallback_on: Sequence[type[ChatlaneError]] | None = None,
+        budget: BudgetLike | Sequence[BudgetLike] | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         fallbacks = _checked_targets(self, fallbacks)
         self._core = ClientCore(
@@ -72,9 +76,16 @@ class ClientBase(Generic[TransportT]):
             cache=cache,
             fallbacks=fallbacks,
             fallback_on=fallback_on,
+            budget=budget,
+            ledger=ledger,
         )
         self._transport = self._http_transport(verify) if transport is None else transport
         self._local_transport: TransportT | None = None
+
+    @property
+    def ledger(self) -> Ledger | None:
+        """The ``Ledger`` this client records every attempt in (``ledger=``), or None."""
+        return self._core.ledger  # type: ignore[no-any-return]
 
     @property
     def provider(self) -> str:

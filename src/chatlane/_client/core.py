@@ -13,6 +13,7 @@ from chatlane._client.call import Call
 from chatlane._client.flow import chat_attempt, retrying, stream_attempt
 from chatlane._client.layers import Flow, Middleware, Proceed, layered
 from chatlane._client.production import production_pieces
+from chatlane._client.scopes import BUDGET_SCOPES
 from chatlane.core import errors
 from chatlane.core.error_mapping import ErrorContext
 from chatlane.core.limits import Limits
@@ -57,6 +58,8 @@ class ClientCore:
         cache: Any = None,
         fallbacks: Sequence[Any] = (),
         fallback_on: Sequence[type[errors.ChatlaneError]] | None = None,
+        budget: Any = None,
+        ledger: Any = None,
     ) -> None:
         if limits is None:
             limits = Limits()
@@ -94,15 +97,27 @@ class ClientCore:
                 raise errors.ConfigurationError(
                     f"middleware: expected Middleware instances, got {type(piece).__name__}"
                 )
-        self._production = {"cache": cache, "fallbacks": fallbacks, "fallback_on": fallback_on}
+        self._production: dict[str, Any] = {
+            "cache": cache,
+            "fallbacks": fallbacks,
+            "fallback_on": fallback_on,
+            "budget": budget,
+            "ledger": ledger,
+        }
         self._user_pieces = pieces
-        self._chat, self._stream = self._flows(fallback_on)
         self._falls_back = bool(fallbacks) or fallback_on is not None
-        self._with_fallbacks: tuple[Proceed, Proceed] | None = None
+        self._accounts = budget is not None or ledger is not None
+        self._flows = {
+            (self._falls_back, self._accounts): self._composed(self._falls_back, self._accounts)
+        }
+        self._plain = self._flows[self._falls_back, self._accounts]
+        self.ledger = ledger
 
-    def _flows(self, fallback_on: Any) -> tuple[Proceed, Proceed]:
-        options = {**self._production, "fallback_on": fallback_on}
-        pieces = production_pieces(prepare=self._prepare_for, **options) + self._user_pieces
+    def _composed(self, falls_back: bool, accounts: bool) -> tuple[Proceed, Proceed]:
+        pieces = production_pieces(
+            prepare=self._prepare_for, falls_back=falls_back, accounts=accounts, **self._production
+        )
+        pieces += self._user_pieces
         return self._compose(pieces, chat_attempt), self._compose(pieces, stream_attempt)
 
     def chat_flow(self, call: Call) -> Flow:
@@ -112,13 +127,17 @@ class ClientCore:
         return self._flow_for(call)[1](call)
 
     def _flow_for(self, call: Call) -> tuple[Proceed, Proceed]:
-        if self._falls_back or not call.params.get("fallbacks"):
-            return self._chat, self._stream
-        if self._with_fallbacks is None:  # a call's own fallbacks= on a client without any
-            from chatlane.fallback.piece import DEFAULT_FALLBACK_ON
-
-            self._with_fallbacks = self._flows(DEFAULT_FALLBACK_ON)
-        return self._with_fallbacks
+        """The flows for this call: the client's own, or (built once) with the fallback or
+        accounting piece a call's ``fallbacks=``, ``budget=`` or a budget scope needs."""
+        params = call.params
+        falls_back = self._falls_back or bool(params.get("fallbacks"))
+        accounts = self._accounts or params.get("budget") is not None or bool(BUDGET_SCOPES.get())
+        if falls_back is self._falls_back and accounts is self._accounts:
+            return self._plain
+        flows = self._flows.get((falls_back, accounts))
+        if flows is None:
+            flows = self._flows[falls_back, accounts] = self._composed(falls_back, accounts)
+        return flows
 
     def _compose(self, pieces: tuple[Middleware, ...], attempt: Proceed) -> Proceed:
         """request pieces -> retries -> attempt pieces -> ``attempt``, built once."""

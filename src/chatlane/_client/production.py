@@ -24,11 +24,17 @@ __all__ = ["production_pieces"]
 def production_pieces(
     *,
     prepare: Callable[[Mapping[str, Any], bool], Call],
+    falls_back: bool,
+    accounts: bool,
     cache: Any = None,
     fallbacks: Sequence[Any] = (),
     fallback_on: Sequence[type[errors.ChatlaneError]] | None = None,
+    budget: Any = None,
+    ledger: Any = None,
 ) -> tuple[Middleware, ...]:
-    """The configured pieces, outermost first."""
+    """The configured pieces, outermost first. ``falls_back`` and ``accounts`` add the
+    fallback and accounting pieces even unconfigured (for a call's own ``fallbacks=``,
+    ``budget=`` or a budget scope)."""
     pieces: list[Middleware] = []
     if cache is not None and cache is not False:
         from chatlane.cache.piece import Cache, CachePiece
@@ -36,11 +42,20 @@ def production_pieces(
         configured = Cache.coerce(cache)
         if configured is not None:
             pieces.append(CachePiece(configured))
-    if fallbacks or fallback_on is not None:
+    if falls_back:
         from chatlane.fallback.piece import DEFAULT_FALLBACK_ON, FallbackPiece
 
         on = DEFAULT_FALLBACK_ON if fallback_on is None else _checked_errors(fallback_on)
         pieces.append(FallbackPiece(fallbacks, prepare, on))
+    if accounts:
+        from chatlane.budget.ledger import Ledger
+        from chatlane.budget.piece import AccountingPiece, budgets_of
+
+        if ledger is not None and not isinstance(ledger, Ledger):
+            raise errors.ConfigurationError(
+                f"ledger: expected chatlane.Ledger, got {type(ledger).__name__}"
+            )
+        pieces.append(AccountingPiece(budgets_of(budget, "budget"), ledger))
     return tuple(pieces)
 
 

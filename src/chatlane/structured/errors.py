@@ -20,6 +20,7 @@ from typing import NotRequired, TypedDict, Unpack
 
 from chatlane.core.errors import ChatlaneError, ChatlaneWarning, UsageError
 from chatlane.core.types import ChatCompletion, Usage
+from chatlane.providers.profiles import ModelInfo
 
 __all__ = [
     "OutputRefusedError",
@@ -43,6 +44,7 @@ class AttemptRecord(TypedDict):
     usage: Usage
     provider: NotRequired[str | None]
     model: NotRequired[str | None]
+    model_info: NotRequired[ModelInfo | None]
 
 
 class StructuredOutputError(ChatlaneError):
@@ -61,14 +63,18 @@ class StructuredOutputError(ChatlaneError):
         self.outputs = tuple(record["outputs"])
         """The raw text of each attempt's answer (content, or the tool call's arguments)."""
         self.usage = record["usage"]
-        """Tokens of all attempts together."""
+        """Tokens of all attempts together (those the provider reported)."""
+        self.model_info = record.get("model_info")
 
     @property
     def cost(self) -> float | None:
-        """US dollars for every attempt, from the model table's prices; None when unknown."""
+        """US dollars for every attempt; None when the price is not known or an attempt's
+        usage was not reported (unknown is never counted as 0)."""
+        if not self.model or any(c.usage is None for c in self.completions):
+            return None
         from chatlane.tokens.cost import estimate_cost
 
-        return estimate_cost(self.usage, self.model) if self.model else None
+        return estimate_cost(self.usage, self.model, model_info=self.model_info)
 
 
 class OutputValidationError(StructuredOutputError):

@@ -25,6 +25,7 @@ from chatlane.core.request import ChatParams
 from chatlane.core.types import ChatCompletion
 from chatlane.core.usage import sum_usage
 from chatlane.providers.endpoints import Route
+from chatlane.providers.profiles import ModelInfo
 from chatlane.providers.registry import COMPATIBLE, StructuredOutputMode
 from chatlane.structured.errors import (
     AttemptRecord,
@@ -68,6 +69,7 @@ class ParseFlow(Generic[T]):
     refused: set[tuple[str, str]] | None = None
     """Where to remember (base URL, model) pairs that refused it, so later calls skip it."""
     where: tuple[str, str] = ("", "")
+    model_info: ModelInfo | None = None
 
     def steps(self) -> Steps[Parsed[T]]:
         """The call as a generator (see the module docstring). An API error thrown in for
@@ -123,6 +125,7 @@ class ParseFlow(Generic[T]):
                 strict=asking.strict,
                 model=self.model,
                 errors=tuple(failures),
+                model_info=self.model_info,
             )
         count = len(completions)
         raise OutputValidationError(
@@ -145,6 +148,7 @@ class ParseFlow(Generic[T]):
             "usage": sum_usage(c.usage for c in completions),
             "provider": self.provider,
             "model": self.model,
+            "model_info": self.model_info,
         }
 
 
@@ -203,6 +207,7 @@ def plan(
         fallback=fallback,
         refused=refused,
         where=where,
+        model_info=route.model_info,
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from chatlane.core.types import ChatCompletion, Usage
+from chatlane.providers.profiles import ModelInfo
 from chatlane.providers.registry import StructuredOutputMode
 
 __all__ = ["Parsed"]
@@ -34,6 +35,8 @@ class Parsed(Generic[T]):
     """The model as the call named it (``provider/`` prefix included, if any)."""
     errors: tuple[str, ...] = ()
     """Why each earlier attempt failed; empty when the first answer was valid."""
+    model_info: ModelInfo | None = None
+    """What the client knew about the model (its prices are what ``cost`` uses)."""
 
     @property
     def completion(self) -> ChatCompletion:
@@ -47,9 +50,17 @@ class Parsed(Generic[T]):
         return len(self.completions)
 
     @property
+    def usage_reported(self) -> bool:
+        """True when the provider reported usage for every attempt (else ``usage`` lacks
+        the attempts it did not report, and ``cost`` is None)."""
+        return all(completion.usage is not None for completion in self.completions)
+
+    @property
     def cost(self) -> float | None:
-        """US dollars for all attempts at list prices, or None when the model is not known
-        (see ``chatlane.tokens.estimate_cost``)."""
+        """US dollars for all attempts at list prices; None when the model's price is not
+        known or an attempt's usage was not reported (unknown is never counted as 0)."""
+        if not self.usage_reported:
+            return None
         from chatlane.tokens.cost import estimate_cost
 
-        return estimate_cost(self.usage, self.model)
+        return estimate_cost(self.usage, self.model, model_info=self.model_info)

@@ -1,0 +1,148 @@
+"""Accounting around each attempt (inside the retries): budgets reserved before it, settled
+after it, and a ledger of what it used.
+
+Before an attempt its worst case (prompt tokens by chatlane's count at the input price, plus
+the request's output cap, or the model's output limit, at the output price) is reserved
+against every budget in force: the client's, the call's (``budget=``) and the scopes'
+(``chatlane.budget_scope``). One that does not fit refuses the attempt with
+``BudgetExceeded`` before anything is sent. Afterwards the reservation becomes the real cost
+(the provider's usage; chatlane's estimate, marked as such, when it sent none). An attempt
+the server refused with an error status was not billed: its reservation is released. One
+the server began to answer (a stream cut short) is settled at the estimate of what arrived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from typing import Any
+
+from chatlane._client.call import Call
+from chatlane._client.layers import Flow, Middleware, Proceed
+from chatlane._client.scopes import BUDGET_SCOPES
+from chatlane._client.steps import Io, Step
+from chatlane.budget.budget import (
+    BudgetLike,
+    Reservation,
+    arelease_all,
+    areserve_all,
+    asettle_all,
+    release_all,
+    reserve_all,
+    settle_all,
+)
+from chatlane.budget.ledger import Ledger
+from chatlane.budget.pricing import Price, actual, worst_case
+from chatlane.core import errors
+from chatlane.core.types import ChatCompletion, Usage
+
+__all__ = ["AccountingPiece", "budgets_of"]
+
+
+def budgets_of(value: Any, what: str) -> tuple[BudgetLike, ...]:
+    """``budget=`` as a tuple of budgets: one budget, a list of them, or None."""
+    if value is None:
+        return ()
+    items = tuple(value) if isinstance(value, list | tuple) else (value,)
+    for item in items:
+        if not callable(getattr(item, "reserve", None)):
+            raise errors.ConfigurationError(
+                f"{what}: expected chatlane.Budget or RedisBudget, got {type(item).__name__}"
+            )
+    return items
+
+
+class AccountingPiece(Middleware):
+    """Built by the client from ``budget=`` and ``ledger=``."""
+
+    def __init__(self, budgets: Sequence[BudgetLike], ledger: Ledger | None) -> None:
+        self._budgets = tuple(budgets)
+        self._ledger = ledger
+
+    def around_attempt(self, call: Call, proceed: Proceed) -> Flow:
+        budgets = (
+            self._budgets + budgets_of(call.params.get("budget"), "budget") + BUDGET_SCOPES.get()
+        )
+        model = call.target
+        info = call.model_info()
+        held: list[Reservation] = []
+        if budgets:
+            worst = worst_case(info, call.prompt_tokens(), call.max_output_tokens(), model=model)
+            held = yield Io(
+                lambda: reserve_all(budgets, model, worst.usd, worst.tokens),
+                lambda: areserve_all(budgets, model, worst.usd, worst.tokens),
+            )
+        try:
+            completion = yield from proceed(call)
+        except errors.ChatlaneError:
+            yield from self._close(call, held, self._billed_before_failing(call))
+            raise
+        except GeneratorExit:  # the caller dropped the stream: nothing may be awaited now
+            self._close_now(call, held, self._billed_before_failing(call))
+            raise
+        yield from self._close(call, held, self._price(call, completion.usage, completion))
+        return completion
+
+    def _price(self, call: Call, usage: Usage | None, completion: ChatCompletion | None) -> Price:
+        info = call.model_info()
+        if usage is not None and (usage.prompt_tokens > 0 or usage.completion_tokens > 0):
+            return actual(info, usage, estimated_prompt=0, estimated_output=0)
+        return actual(
+            info,
+            None,
+            estimated_prompt=call.prompt_tokens(),
+            estimated_output=_output_tokens(call, completion),
+        )
+
+    def _billed_before_failing(self, call: Call) -> Price | None:
+        """What a failed attempt cost: nothing if the server refused it with an error status
+        or never answered; the estimate of what arrived if it had begun to answer."""
+        if call.status is None or call.status >= 300 or call.decoder is None:
+            return None
+        return self._price(call, call.decoder.accumulator.usage, None)
+
+    def _close(
+        self, call: Call, held: list[Reservation], price: Price | None
+    ) -> Generator[Step, Any, None]:
+        """Settle (or release) the reservations and record the attempt."""
+        if held:
+            if price is None:
+                yield Io(lambda: release_all(held), lambda: arelease_all(held))
+            else:
+                usd, tokens = price.usd, price.tokens
+                yield Io(
+                    lambda: settle_all(held, usd, tokens), lambda: asettle_all(held, usd, tokens)
+                )
+        self._record(call, price)
+
+    def _close_now(self, call: Call, held: list[Reservation], price: Price | None) -> None:
+        if held:
+            if price is None:
+                release_all(held)
+            else:
+                settle_all(held, price.usd, price.tokens)
+        self._record(call, price)
+
+    def _record(self, call: Call, price: Price | None) -> None:
+        if self._ledger is not None:
+            attempt = call.attempts + call.notes.get("earlier_attempts", 0)
+            self._ledger.record(call.target, price, attempt=max(attempt, 1))
+
+
+def _output_tokens(call: Call, completion: ChatCompletion | None) -> int:
+    """chatlane's count of the answer's tokens (text and tool-call arguments)."""
+    if completion is None:
+        decoder = call.decoder
+        if decoder is None:
+            return 0
+        completion = decoder.accumulator.completion(latency=0.0, attempts=call.attempts)
+    parts: list[str] = []
+    for choice in completion.choices:
+        message = choice.message
+        parts.append(message.content or "")
+        parts.extend(tool.function.arguments or "" for tool in message.tool_calls or ())
+    text = "".join(parts)
+    if not text:
+        return 0
+    from chatlane.tokens.counting import count_tokens
+
+    return count_tokens(text, call.wire_model, model_info=call.model_info())

@@ -1,0 +1,165 @@
+"""Budgets and the ledger on the client, over real HTTP to the fake server: every attempt
+reserved before it is sent and settled after, refusals typed, nothing overspent."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+import chatlane
+from chatlane.testing import Completion, ErrorReply, FakeServer, Stream
+from tests.client.conftest import MakeDriver
+
+HI = [{"role": "user", "content": "Say hello to the budget."}]
+# $1000 per million tokens both ways: a token is a tenth of a cent.
+PRICED = {"m": chatlane.ModelInfo(input_per_mtok=1000.0, output_per_mtok=1000.0)}
+CALL: dict[str, Any] = {"model": "m", "messages": HI, "max_tokens": 10}
+
+
+def test_a_call_is_settled_to_what_the_provider_reported(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    budget, ledger = chatlane.Budget(usd=1.0), chatlane.Ledger()
+    server.enqueue(Completion(content="hello there", usage=(20, 2)))
+    make_driver(models=PRICED, budget=budget, ledger=ledger).chat(**CALL)
+    assert budget.spent_usd == pytest.approx(22 * 0.001)
+    assert budget.reserved_usd == 0
+    total = ledger.total
+    assert (total.requests, total.attempts) == (1, 1)
+    assert (total.prompt_tokens, total.completion_tokens) == (20, 2)
+    assert total.cost_usd == pytest.approx(0.022)
+    assert ledger.by_model["openai-compatible/m"].estimated == 0
+
+
+def test_an_attempt_that_does_not_fit_is_never_sent(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    budget = chatlane.Budget(usd=0.005)  # the worst case (prompt + 10 tokens) is more
+    with pytest.raises(chatlane.BudgetExceeded) as info:
+        make_driver(models=PRICED, budget=budget).chat(**CALL)
+    assert info.value.requested is not None
+    assert server.chat_requests == []
+    assert budget.spent_usd == 0
+
+
+def test_every_retry_is_an_attempt_and_a_refused_one_costs_nothing(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    budget, ledger = chatlane.Budget(usd=1.0), chatlane.Ledger()
+    server.enqueue(ErrorReply(503), Completion(content="ok", usage=(10, 1)))
+    make_driver(models=PRICED, budget=budget, ledger=ledger).chat(**CALL)
+    assert (ledger.total.requests, ledger.total.attempts) == (1, 2)
+    assert budget.spent_usd == pytest.approx(0.011)
+
+
+def test_a_model_without_a_price_is_refused_by_a_dollar_budget(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    with pytest.raises(chatlane.UnknownPriceError, match="ModelInfo") as info:
+        make_driver(budget=chatlane.Budget(usd=1.0)).chat(**CALL)
+    assert "m" in str(info.value)
+    assert server.chat_requests == []
+    tokens_only = chatlane.Budget(usd=1.0, tokens=1000, on_unknown_price="tokens_only")
+    server.enqueue(Completion(content="ok", usage=(5, 1)))
+    make_driver(budget=tokens_only).chat(**CALL)
+    assert tokens_only.spent_tokens == 6
+
+
+def test_unknown_usage_is_estimated_never_zero(make_driver: MakeDriver, server: FakeServer) -> None:
+    ledger = chatlane.Ledger()
+    server.enqueue(Completion(content="an answer of some words", usage=None))
+    make_driver(models=PRICED, ledger=ledger).chat(**CALL)
+    total = ledger.total
+    assert total.estimated == 1
+    assert total.prompt_tokens > 0
+    assert total.completion_tokens > 0
+    assert total.cost_usd > 0
+
+
+def test_a_stream_is_settled_too(make_driver: MakeDriver, server: FakeServer) -> None:
+    budget = chatlane.Budget(usd=1.0)
+    server.enqueue(Stream(chunks=["one ", "two"], usage=(8, 2)))
+    run = make_driver(models=PRICED, budget=budget).stream(
+        **CALL, stream_options={"include_usage": True}
+    )
+    assert run.error is None
+    assert budget.spent_usd == pytest.approx(0.010)
+    assert budget.reserved_usd == 0
+
+
+def test_a_scope_and_a_call_budget_count_besides_the_clients(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    client_budget, scoped, per_call = (chatlane.Budget(usd=1.0) for _ in range(3))
+    server.enqueue(*[Completion(content="ok", usage=(4, 1))] * 2)
+    driver = make_driver(models=PRICED, budget=client_budget)
+    with chatlane.budget_scope(scoped):
+        driver.chat(**CALL, budget=per_call)
+    driver.chat(**CALL)
+    assert client_budget.spent_usd == pytest.approx(0.010)
+    assert scoped.spent_usd == pytest.approx(0.005)
+    assert per_call.spent_usd == pytest.approx(0.005)
+
+
+def test_a_scope_counts_on_a_client_without_a_budget(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    scoped = chatlane.Budget(usd=0.005)
+    with chatlane.budget_scope(scoped), pytest.raises(chatlane.BudgetExceeded):
+        make_driver(models=PRICED).chat(**CALL)
+    assert server.chat_requests == []
+
+
+class Greeting(BaseModel):
+    text: str
+
+
+def test_every_reask_of_a_structured_parse_counts(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    ledger = chatlane.Ledger()
+    server.enqueue(
+        Completion(content="not json", usage=(10, 2)),
+        Completion(content='{"text": "hi"}', usage=(30, 5)),
+    )
+    parsed = make_driver(models=PRICED, ledger=ledger).call(
+        "parse", **CALL, response_model=Greeting, temperature=0
+    )
+    assert parsed.output == Greeting(text="hi")
+    assert (ledger.total.requests, ledger.total.attempts) == (2, 2)
+    assert ledger.total.cost_usd == pytest.approx(0.047)
+
+
+def test_concurrent_calls_never_overspend(server: FakeServer) -> None:
+    budget = chatlane.Budget(usd=0.05)
+    server.enqueue(*[Completion(content="ok", usage=(8, 1), delay=0.01)] * 200)
+
+    async def run() -> list[Any]:
+        async with chatlane.AsyncClient(
+            base_url=server.url, models=PRICED, budget=budget, max_retries=0
+        ) as client:
+            return await asyncio.gather(
+                *[client.chat(**CALL) for _ in range(200)], return_exceptions=True
+            )
+
+    results = asyncio.run(run())
+    refused = [r for r in results if isinstance(r, BaseException)]
+    answered = [r for r in results if isinstance(r, chatlane.ChatCompletion)]
+    assert all(isinstance(r, chatlane.BudgetExceeded) for r in refused)
+    assert answered
+    assert refused
+    assert budget.spent_usd <= 0.05
+    assert budget.spent_usd == pytest.approx(len(answered) * 0.009)
+
+
+def test_the_client_offers_its_ledger() -> None:
+    ledger = chatlane.Ledger()
+    with chatlane.Client(base_url="http://127.0.0.1:9/v1", ledger=ledger) as client:
+        assert client.ledger is ledger
+    with pytest.raises(chatlane.ConfigurationError, match="ledger"):
+        chatlane.Client(base_url="http://127.0.0.1:9/v1", ledger={})  # type: ignore[arg-type]
+    with pytest.raises(chatlane.ConfigurationError, match="budget"):
+        chatlane.Client(base_url="http://127.0.0.1:9/v1", budget=5)  # type: ignore[arg-type]
