@@ -103,6 +103,14 @@ if _typing.TYPE_CHECKING:
     from chatlane.conversation import Conversation, ConversationFormatError
     from chatlane.local import LocalEngine, LocalEngineError, default_model_path
     from chatlane.middleware import Call, Flow, Middleware, Proceed, Sleep
+    from chatlane.ratelimit import (
+        LocalLimiter,
+        RateLimit,
+        RateLimited,
+        RateLimiterUnavailable,
+        RateLimits,
+        RedisLimiter,
+    )
     from chatlane.structured import (
         AsyncStructuredStream,
         OutputRefusedError,
@@ -229,6 +237,7 @@ __all__ = [
     "Limits",
     "LocalEngine",
     "LocalEngineError",
+    "LocalLimiter",
     "LocalModel",
     "MemoryResponse",
     "MemoryStore",
@@ -251,10 +260,15 @@ __all__ = [
     "Proceed",
     "PromptTooLongError",
     "Provider",
+    "RateLimit",
     "RateLimitError",
+    "RateLimited",
+    "RateLimiterUnavailable",
+    "RateLimits",
     "RawResponse",
     "RecordedRequest",
     "RedisBudget",
+    "RedisLimiter",
     "RedisStore",
     "Reply",
     "RequestValidationError",

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from chatlane.cache.piece import Cache
     from chatlane.cache.store import CacheStore
     from chatlane.local.engine import LocalEngine
+    from chatlane.ratelimit.limits import RateLimit
+    from chatlane.ratelimit.piece import RateLimits
     from chatlane.structured.flow import ParseFlow
 
 __all__ = ["ClientBase"]
@@ -58,6 +60,7 @@ class ClientBase(Generic[TransportT]):
         fallback_on: Sequence[type[ChatlaneError]] | None = None,
         budget: BudgetLike | Sequence[BudgetLike] | None = None,
         ledger: Ledger | None = None,
+        rate_limits: RateLimits | Mapping[str, RateLimit] | None = None,
     ) -> None:
         fallbacks = _checked_targets(self, fallbacks)
         self._core = ClientCore(
@@ -78,6 +81,7 @@ class ClientBase(Generic[TransportT]):
             fallback_on=fallback_on,
             budget=budget,
             ledger=ledger,
+            rate_limits=rate_limits,
         )
         self._transport = self._http_transport(verify) if transport is None else transport
         self._local_transport: TransportT | None = None

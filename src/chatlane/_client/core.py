@@ -60,6 +60,7 @@ class ClientCore:
         fallback_on: Sequence[type[errors.ChatlaneError]] | None = None,
         budget: Any = None,
         ledger: Any = None,
+        rate_limits: Any = None,
     ) -> None:
         if limits is None:
             limits = Limits()
@@ -103,6 +104,7 @@ class ClientCore:
             "fallback_on": fallback_on,
             "budget": budget,
             "ledger": ledger,
+            "rate_limits": rate_limits,
         }
         self._user_pieces = pieces
         self._falls_back = bool(fallbacks) or fallback_on is not None

@@ -31,6 +31,7 @@ def production_pieces(
     fallback_on: Sequence[type[errors.ChatlaneError]] | None = None,
     budget: Any = None,
     ledger: Any = None,
+    rate_limits: Any = None,
 ) -> tuple[Middleware, ...]:
     """The configured pieces, outermost first. ``falls_back`` and ``accounts`` add the
     fallback and accounting pieces even unconfigured (for a call's own ``fallbacks=``,
@@ -56,6 +57,12 @@ def production_pieces(
                 f"ledger: expected chatlane.Ledger, got {type(ledger).__name__}"
             )
         pieces.append(AccountingPiece(budgets_of(budget, "budget"), ledger))
+    if rate_limits is not None:
+        from chatlane.ratelimit.piece import RateLimitPiece, RateLimits
+
+        configured = RateLimits.coerce(rate_limits)
+        if configured is not None:
+            pieces.append(RateLimitPiece(configured))
     return tuple(pieces)
 
 

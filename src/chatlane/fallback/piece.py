@@ -24,6 +24,7 @@ from chatlane._client.layers import Flow, Middleware, Proceed
 from chatlane._client.steps import Deliver, Io
 from chatlane.core import errors
 from chatlane.core.types import ChatCompletion
+from chatlane.ratelimit.limits import RateLimited
 
 __all__ = ["DEFAULT_FALLBACK_ON", "FallbackPiece"]
 
@@ -32,6 +33,7 @@ DEFAULT_FALLBACK_ON: tuple[type[errors.ChatlaneError], ...] = (
     errors.TimeoutError,
     errors.InternalServerError,
     errors.RateLimitError,
+    RateLimited,
     errors.ResponseDecodeError,
     errors.StreamInterrupted,
     errors.ContextLengthExceededError,

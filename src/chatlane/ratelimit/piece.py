@@ -1,0 +1,159 @@
+"""Client-side rate limits around each attempt (inside the retries, after the budget): a
+request waits (or is refused with ``RateLimited``) until its provider/model may take one
+more request of its tokens, so the client stays under the provider's limits instead of
+collecting 429s.
+
+Tokens are chatlane's count of the prompt plus the request's output cap; after the answer
+the limiter is settled to the real usage. With ``learn`` (the default) the provider's own
+``x-ratelimit-*`` headers teach the limiter, on success and failure alike: at 0 requests
+(or too few tokens) remaining, later calls wait for the reset the provider named.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from chatlane._client.call import Call
+from chatlane._client.layers import Flow, Middleware, Proceed
+from chatlane._client.steps import Io, Sleep, Step
+from chatlane.core.errors import ChatlaneError, ConfigurationError
+from chatlane.ratelimit.headers import observe
+from chatlane.ratelimit.limits import Limiter, RateLimit, RateLimited
+from chatlane.ratelimit.local import LocalLimiter
+
+__all__ = ["RateLimitPiece", "RateLimits"]
+
+_UNLIMITED = RateLimit()
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """How a client keeps under rate limits: ``Client(rate_limits=chatlane.RateLimits(...))``.
+
+    - ``limits``: by ``provider/model`` (the model as the provider knows it), by provider,
+      or ``"*"`` for any; the most specific name that matches applies, and all calls it
+      covers share its quota. A plain mapping passed as ``rate_limits=`` is this.
+    - ``limiter``: ``LocalLimiter()`` (this process, the default) or ``RedisLimiter(url)``
+      (shared by processes and machines).
+    - ``on_limit``: ``"wait"`` up to ``max_wait`` seconds, else (or with ``"raise"``) a
+      ``RateLimited`` error carrying ``retry_after``; nothing is sent either way.
+    - ``learn``: follow the provider's ``x-ratelimit-*`` headers too.
+    """
+
+    limits: Mapping[str, RateLimit] = field(default_factory=dict)
+    limiter: Limiter | None = None
+    on_limit: Literal["wait", "raise"] = "wait"
+    max_wait: float = 60.0
+    learn: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.limits, Mapping) or not all(
+            isinstance(name, str) and isinstance(limit, RateLimit)
+            for name, limit in self.limits.items()
+        ):
+            raise ConfigurationError(
+                "RateLimits.limits: expected a mapping of 'provider/model' names to"
+                " chatlane.RateLimit"
+            )
+        if self.on_limit not in ("wait", "raise"):
+            raise ConfigurationError(
+                f"RateLimits.on_limit must be 'wait' or 'raise', got {self.on_limit!r}"
+            )
+        if isinstance(self.max_wait, bool) or not (
+            isinstance(self.max_wait, int | float) and 0 <= self.max_wait < float("inf")
+        ):
+            raise ConfigurationError(
+                f"RateLimits.max_wait must be a number of seconds, got {self.max_wait!r}"
+            )
+        if self.limiter is None:
+            object.__setattr__(self, "limiter", LocalLimiter())
+        elif not callable(getattr(self.limiter, "try_acquire", None)):
+            raise ConfigurationError(
+                f"RateLimits.limiter: expected LocalLimiter or RedisLimiter,"
+                f" got {type(self.limiter).__name__}"
+            )
+        lowered = {name.strip().lower(): limit for name, limit in self.limits.items()}
+        object.__setattr__(self, "limits", lowered)
+
+    @classmethod
+    def coerce(cls, value: object) -> RateLimits | None:
+        if value is None:
+            return None
+        if isinstance(value, RateLimits):
+            return value
+        if isinstance(value, Mapping):
+            return cls(limits=value)
+        raise ConfigurationError(
+            f"rate_limits: expected chatlane.RateLimits or a mapping of names to"
+            f" chatlane.RateLimit, got {type(value).__name__}"
+        )
+
+    def rule(self, provider: str, model: str) -> tuple[str, RateLimit] | None:
+        """The most specific limit for a call: ``provider/model``, ``provider``, ``*``."""
+        for name in (f"{provider}/{model}".lower(), provider.lower(), "*"):
+            limit = self.limits.get(name)
+            if limit is not None:
+                return name, limit
+        return None
+
+
+class RateLimitPiece(Middleware):
+    """Built by the client from its ``RateLimits``."""
+
+    def __init__(self, config: RateLimits) -> None:
+        assert config.limiter is not None
+        self._config = config
+        self._limiter: Limiter = config.limiter
+
+    def around_attempt(self, call: Call, proceed: Proceed) -> Flow:
+        config, limiter = self._config, self._limiter
+        rule = config.rule(call.provider or "", call.wire_model)
+        if rule is None and not config.learn:
+            return (yield from proceed(call))
+        key, limit = rule if rule is not None else (call.target.lower(), _UNLIMITED)
+        tokens = 0
+        if limit.tokens_per_minute is not None:
+            tokens = call.prompt_tokens() + (call.max_output_tokens() or 0)
+        waited = 0.0
+        while True:
+            wait: float = yield Io(
+                lambda: limiter.try_acquire(key, limit, tokens=tokens),
+                lambda: limiter.atry_acquire(key, limit, tokens=tokens),
+            )
+            if wait <= 0:
+                break
+            remaining = call.remaining()
+            if (
+                config.on_limit == "raise"
+                or waited + wait > config.max_wait
+                or (remaining is not None and wait >= remaining)
+            ):
+                raise call.annotate(RateLimited(wait, key=key))
+            yield Sleep(wait)
+            waited += wait
+        try:
+            completion = yield from proceed(call)
+        except ChatlaneError:
+            yield from self._learn(call, key)
+            raise
+        yield from self._learn(call, key)
+        if tokens:
+            usage = completion.usage
+            used = usage.prompt_tokens + usage.completion_tokens if usage is not None else tokens
+            yield Io(
+                lambda: limiter.settle(key, limit, reserved=tokens, used=used),
+                lambda: limiter.asettle(key, limit, reserved=tokens, used=used),
+            )
+        return completion
+
+    def _learn(self, call: Call, key: str) -> Generator[Step, Any, None]:
+        """Teach the limiter what the provider's rate-limit headers said, if anything."""
+        if not self._config.learn or not call.headers:
+            return
+        observed = observe(call.headers, time.time())
+        if observed is not None:
+            limiter = self._limiter
+            yield Io(lambda: limiter.learn(key, observed), lambda: limiter.alearn(key, observed))
