@@ -60,9 +60,9 @@ def production_pieces(
     if rate_limits is not None:
         from chatlane.ratelimit.piece import RateLimitPiece, RateLimits
 
-        configured = RateLimits.coerce(rate_limits)
-        if configured is not None:
-            pieces.append(RateLimitPiece(configured))
+        limits = RateLimits.coerce(rate_limits)
+        if limits is not None:
+            pieces.append(RateLimitPiece(limits))
     return tuple(pieces)
 
 
