@@ -122,6 +122,7 @@ if _typing.TYPE_CHECKING:
         StructuredOutputWarning,
         StructuredStream,
     )
+    from chatlane.telemetry import Telemetry, UsageRecord
     from chatlane.testing import (
         AUTO,
         Completion,
@@ -291,6 +292,7 @@ __all__ = [
     "StructuredStream",
     "SyncResponse",
     "SyncTransport",
+    "Telemetry",
     "TextDelta",
     "Timeout",
     "TimeoutError",
@@ -314,6 +316,7 @@ __all__ = [
     "UnprocessableEntityError",
     "Usage",
     "UsageError",
+    "UsageRecord",
     "UsageSpec",
     "__version__",
     "assistant",

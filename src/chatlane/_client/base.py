@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chatlane.ratelimit.limits import RateLimit
     from chatlane.ratelimit.piece import RateLimits
     from chatlane.structured.flow import ParseFlow
+    from chatlane.telemetry.piece import Telemetry
 
 __all__ = ["ClientBase"]
 
@@ -61,6 +62,7 @@ class ClientBase(Generic[TransportT]):
         budget: BudgetLike | Sequence[BudgetLike] | None = None,
         ledger: Ledger | None = None,
         rate_limits: RateLimits | Mapping[str, RateLimit] | None = None,
+        telemetry: Telemetry | bool | None = None,
     ) -> None:
         fallbacks = _checked_targets(self, fallbacks)
         self._core = ClientCore(
@@ -82,6 +84,7 @@ class ClientBase(Generic[TransportT]):
             budget=budget,
             ledger=ledger,
             rate_limits=rate_limits,
+            telemetry=telemetry,
         )
         self._transport = self._http_transport(verify) if transport is None else transport
         self._local_transport: TransportT | None = None

@@ -61,6 +61,7 @@ class ClientCore:
         budget: Any = None,
         ledger: Any = None,
         rate_limits: Any = None,
+        telemetry: Any = None,
     ) -> None:
         if limits is None:
             limits = Limits()
@@ -105,6 +106,7 @@ class ClientCore:
             "budget": budget,
             "ledger": ledger,
             "rate_limits": rate_limits,
+            "telemetry": telemetry,
         }
         self._user_pieces = pieces
         self._falls_back = bool(fallbacks) or fallback_on is not None

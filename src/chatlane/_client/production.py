@@ -32,11 +32,18 @@ def production_pieces(
     budget: Any = None,
     ledger: Any = None,
     rate_limits: Any = None,
+    telemetry: Any = None,
 ) -> tuple[Middleware, ...]:
     """The configured pieces, outermost first. ``falls_back`` and ``accounts`` add the
     fallback and accounting pieces even unconfigured (for a call's own ``fallbacks=``,
     ``budget=`` or a budget scope)."""
     pieces: list[Middleware] = []
+    if telemetry is not None and telemetry is not False:
+        from chatlane.telemetry.piece import Telemetry, TelemetryPiece
+
+        reporting = Telemetry.coerce(telemetry)
+        if reporting is not None:
+            pieces.append(TelemetryPiece(reporting))
     if cache is not None and cache is not False:
         from chatlane.cache.piece import Cache, CachePiece
 

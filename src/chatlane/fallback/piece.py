@@ -66,6 +66,8 @@ class FallbackPiece(Middleware):
         params.pop("provider", None)
         for target in self._order(call, targets, params):
             label = call.target
+            if target is not None:
+                call.notes["fell_back"] = True
             try:
                 if target is None:
                     completion = yield from proceed(call)

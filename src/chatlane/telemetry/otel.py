@@ -1,0 +1,149 @@
+"""OpenTelemetry, following the GenAI semantic conventions: a CLIENT span per request
+(``chat {model}``), an event per attempt, and the GenAI client metrics
+(``gen_ai.client.token.usage``, ``gen_ai.client.operation.duration`` and, for streams,
+``gen_ai.client.operation.time_to_first_chunk``). Only opentelemetry-api is used (the
+``chatlane[otel]`` extra); the service's SDK decides where it all goes."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from chatlane._client.call import Call
+from chatlane.core.errors import ChatlaneError, ConfigurationError
+from chatlane.core.types import ChatCompletion
+
+__all__ = ["OtelRecorder"]
+
+# GenAI's well-known provider names, where chatlane's differ.
+_PROVIDER_NAMES = {"azure": "azure.ai.openai", "mistral": "mistral_ai", "together": "together_ai"}
+_TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304]
+_SECOND_BUCKETS = [
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92,
+]
+
+
+class OtelRecorder:
+    """Spans and metrics for one client (made once; the instruments are reused)."""
+
+    def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+        try:
+            from opentelemetry import metrics, trace
+        except ImportError:
+            raise ConfigurationError(
+                "Telemetry(otel=True) needs opentelemetry-api: pip install 'chatlane[otel]'"
+            ) from None
+        from chatlane._version import __version__
+
+        self._trace = trace
+        self._tracer = trace.get_tracer("chatlane", __version__, tracer_provider=tracer_provider)
+        meter = metrics.get_meter("chatlane", __version__, meter_provider=meter_provider)
+        self._tokens = meter.create_histogram(
+            "gen_ai.client.token.usage",
+            unit="{token}",
+            description="Input and output tokens used",
+            explicit_bucket_boundaries_advisory=_TOKEN_BUCKETS,
+        )
+        self._duration = meter.create_histogram(
+            "gen_ai.client.operation.duration",
+            unit="s",
+            description="GenAI operation duration",
+            explicit_bucket_boundaries_advisory=_SECOND_BUCKETS,
+        )
+        self._first_chunk = meter.create_histogram(
+            "gen_ai.client.operation.time_to_first_chunk",
+            unit="s",
+            description="Time to receive the first chunk of a streamed answer",
+            explicit_bucket_boundaries_advisory=_SECOND_BUCKETS,
+        )
+
+    def start(self, call: Call) -> Any:
+        attributes = self._base(call)
+        params = call.params
+        for name, key in (
+            ("gen_ai.request.max_tokens", "max_tokens"),
+            ("gen_ai.request.temperature", "temperature"),
+            ("gen_ai.request.top_p", "top_p"),
+            ("gen_ai.request.seed", "seed"),
+        ):
+            value = params.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                attributes[name] = value
+        return self._tracer.start_span(
+            f"chat {call.wire_model}", kind=self._trace.SpanKind.CLIENT, attributes=attributes
+        )
+
+    def attempt(self, span: Any, call: Call, error: ChatlaneError | None) -> None:
+        attributes: dict[str, Any] = {"chatlane.attempt": call.attempts}
+        if call.status is not None:
+            attributes["http.response.status_code"] = call.status
+        if error is not None:
+            attributes["error.type"] = type(error).__name__
+        span.add_event("chatlane.attempt", attributes)
+
+    def end(
+        self,
+        span: Any,
+        call: Call,
+        duration: float,
+        completion: ChatCompletion | None,
+        error: BaseException | None,
+    ) -> None:
+        attributes = self._base(call)
+        if completion is not None:
+            if completion.model:
+                attributes["gen_ai.response.model"] = completion.model
+                span.set_attribute("gen_ai.response.model", completion.model)
+            if completion.id:
+                span.set_attribute("gen_ai.response.id", completion.id)
+            reasons = [c.finish_reason for c in completion.choices if c.finish_reason]
+            if reasons:
+                span.set_attribute("gen_ai.response.finish_reasons", reasons)
+            span.set_attribute("chatlane.cached", completion.cached)
+            usage = completion.usage
+            if usage is not None and not completion.cached:
+                span.set_attribute("gen_ai.usage.input_tokens", usage.prompt_tokens)
+                span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
+                for kind, count in (
+                    ("input", usage.prompt_tokens),
+                    ("output", usage.completion_tokens),
+                ):
+                    self._tokens.record(count, {**attributes, "gen_ai.token.type": kind})
+        if error is not None:
+            kind = type(error).__name__ if isinstance(error, ChatlaneError) else "cancelled"
+            attributes["error.type"] = kind
+            span.set_attribute("error.type", kind)
+            span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, kind))
+        self._duration.record(duration, attributes)
+        decoder = call.decoder
+        if call.stream and decoder is not None and decoder.first_token_at is not None:
+            self._first_chunk.record(decoder.first_token_at - call.started, attributes)
+        span.end()
+
+    @staticmethod
+    def _base(call: Call) -> dict[str, Any]:
+        provider = call.provider or ""
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": _PROVIDER_NAMES.get(provider, provider),
+            "gen_ai.request.model": call.wire_model,
+        }
+        parts = urlsplit(call.request.url)
+        if parts.hostname:
+            attributes["server.address"] = parts.hostname
+            if parts.port:
+                attributes["server.port"] = parts.port
+        return attributes
