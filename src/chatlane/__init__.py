@@ -102,7 +102,7 @@ if _typing.TYPE_CHECKING:
     from chatlane.cache import Cache, CacheStore, MemoryStore, RedisStore, SqliteStore
     from chatlane.conversation import Conversation, ConversationFormatError
     from chatlane.local import LocalEngine, LocalEngineError, default_model_path
-    from chatlane.middleware import Call, Flow, Middleware, Proceed, Sleep
+    from chatlane.middleware import Call, Deliver, Flow, Io, Middleware, Proceed, Sleep
     from chatlane.ratelimit import (
         LocalLimiter,
         RateLimit,
@@ -219,6 +219,7 @@ __all__ = [
     "ContextLengthExceededError",
     "Conversation",
     "ConversationFormatError",
+    "Deliver",
     "Delta",
     "ErrorReply",
     "FakeServer",
@@ -233,6 +234,7 @@ __all__ = [
     "HtmlError",
     "IdleTimeout",
     "InternalServerError",
+    "Io",
     "Ledger",
     "LedgerSnapshot",
     "Limits",

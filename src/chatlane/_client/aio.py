@@ -46,6 +46,9 @@ class AsyncClient(ClientBase[AsyncTransport]):
     ``middleware=`` plugs pieces around each request and each attempt (``chatlane.middleware``).
     ``models=`` gives models their facts (``{"my-model": ModelInfo(context_window=32_768)}``:
     what the agent trims to and what cost is reckoned with), in place of the model table's.
+    ``cache=``, ``rate_limits=``, ``budget=``, ``ledger=``, ``fallbacks=`` (``fallback_on=``)
+    and ``telemetry=`` add the production pieces (README: "Production"); ``limits=`` bounds
+    what a server can make the client hold.
     """
 
     is_async = True

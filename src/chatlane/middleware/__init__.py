@@ -10,6 +10,6 @@ from __future__ import annotations
 
 from chatlane._client.call import Call
 from chatlane._client.layers import Flow, Middleware, Proceed
-from chatlane._client.steps import Sleep
+from chatlane._client.steps import Deliver, Io, Sleep
 
-__all__ = ["Call", "Flow", "Middleware", "Proceed", "Sleep"]
+__all__ = ["Call", "Deliver", "Flow", "Io", "Middleware", "Proceed", "Sleep"]
