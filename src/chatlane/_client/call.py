@@ -66,9 +66,17 @@ class Call:
     """The longest stream line or event taken (``Limits.max_event_bytes``)."""
     wire_model: str = ""
     """The model as its provider knows it (``gpt-4o`` for ``openai/gpt-4o``)."""
-    facts: Callable[[], ModelInfo | None] | None = field(default=None, repr=False)
-    notes: dict[str, Any] = field(default_factory=dict, repr=False)
-    """Where pieces keep what they share between the request and its attempts."""
+    facts: Callable[[str, str, bool], ModelInfo | None] | None = field(default=None, repr=False)
+    """The client's lookup of a model's facts (made once per client, not per call)."""
+    _notes: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def notes(self) -> dict[str, Any]:
+        """Where pieces keep what they share between the request and its attempts."""
+        notes = self._notes
+        if notes is None:
+            notes = self._notes = {}
+        return notes
 
     @property
     def target(self) -> str:
@@ -77,7 +85,8 @@ class Call:
 
     def model_info(self) -> ModelInfo | None:
         """What the client knows about the model (window, output limit, prices), or None."""
-        return None if self.facts is None else self.facts()
+        facts = self.facts
+        return None if facts is None else facts(self.model or "", self.wire_model, self.in_process)
 
     def prompt_tokens(self) -> int:
         """The prompt's tokens by chatlane's own count (tools included), counted once."""

@@ -4,7 +4,6 @@ composed call flows. Only the drivers (``sync.py``, ``aio.py``) differ between t
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -71,6 +70,7 @@ class ClientCore:
             )
         self.limits = limits
         self.models = _given_facts(models)
+        self._facts = self.model_info  # bound once: every Call holds it
         self.refused_formats: set[tuple[str, str]] = set()
         """(base URL, model) of servers of unknown kind that refused json_schema output."""
         self.local_model = local_model or LocalModel()
@@ -125,19 +125,23 @@ class ClientCore:
         return self._compose(pieces, chat_attempt), self._compose(pieces, stream_attempt)
 
     def chat_flow(self, call: Call) -> Flow:
-        return self._flow_for(call)[0](call)
+        params = call.params
+        if params.get("fallbacks") or params.get("budget") is not None or BUDGET_SCOPES.get():
+            return self._flow_for(call)[0](call)
+        return self._plain[0](call)
 
     def stream_flow(self, call: Call) -> Flow:
-        return self._flow_for(call)[1](call)
+        params = call.params
+        if params.get("fallbacks") or params.get("budget") is not None or BUDGET_SCOPES.get():
+            return self._flow_for(call)[1](call)
+        return self._plain[1](call)
 
     def _flow_for(self, call: Call) -> tuple[Proceed, Proceed]:
-        """The flows for this call: the client's own, or (built once) with the fallback or
-        accounting piece a call's ``fallbacks=``, ``budget=`` or a budget scope needs."""
+        """The flows for a call with its own ``fallbacks=`` or ``budget=``, or in a budget
+        scope: the client's own if it has those pieces, else (built once) with them."""
         params = call.params
         falls_back = self._falls_back or bool(params.get("fallbacks"))
         accounts = self._accounts or params.get("budget") is not None or bool(BUDGET_SCOPES.get())
-        if falls_back is self._falls_back and accounts is self._accounts:
-            return self._plain
         flows = self._flows.get((falls_back, accounts))
         if flows is None:
             flows = self._flows[falls_back, accounts] = self._composed(falls_back, accounts)
@@ -241,7 +245,7 @@ class ClientCore:
             in_process=endpoint.in_process,
             max_event_bytes=self.limits.max_event_bytes,
             wire_model=wire_model,
-            facts=functools.partial(self.model_info, str(model), wire_model, endpoint.in_process),
+            facts=self._facts,
         )
 
     def _prepare_for(self, params: Mapping[str, Any], stream: bool) -> Call:
