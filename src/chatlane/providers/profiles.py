@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Final
 from chatlane.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from chatlane.providers.registry import StructuredOutputMode
+    from chatlane.providers.modes import StructuredOutputMode
 
 __all__ = [
     "MODELS",

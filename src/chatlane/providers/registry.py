@@ -11,16 +11,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from chatlane.core.request import WireDialect
+from chatlane.providers.modes import StructuredOutputMode
 
 __all__ = ["PROVIDERS", "Provider", "StructuredOutputMode", "get_provider"]
 
 _OPENAI_ONLY = frozenset({"safe_prompt", "prompt_mode"})
-
-StructuredOutputMode = Literal["json_schema", "json_object", "tools"]
-"""How a provider is asked for structured output: a ``json_schema`` response format (decoding
-enforces the schema), ``json_object`` (JSON mode; the schema goes into the prompt) or
-``tools`` (the schema as the parameters of one forced tool call)."""
-
 
 @dataclass(frozen=True, slots=True)
 class Provider:
