@@ -212,8 +212,8 @@ def echoing_body(padding: int = 0) -> dict[str, Any]:
 ECHOED_BODY_LOCALS: frozenset[tuple[str, str]] = frozenset()
 CONSTRUCTOR_LOCALS = frozenset(
     {
-        (f"chatlane/_client/{module}.py:__init__", name)
-        for module in ("base", "core")
+        (f"chatlane/{module}.py:__init__", name)
+        for module in ("_client/base", "_call/core")
         for name in ("api_key", "base_url", "default_headers", "self")
     }
     | {

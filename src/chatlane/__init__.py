@@ -6,8 +6,8 @@ and so do the tools, the agent and conversations: their names resolve on first u
 
 import typing as _typing
 
+from chatlane._call.ping import PingResult
 from chatlane._client.aio import AsyncChatStream, AsyncClient
-from chatlane._client.ping import PingResult
 from chatlane._client.sync import ChatStream, Client
 from chatlane._lazy import lazy_getattr as _lazy_getattr
 from chatlane._version import __version__

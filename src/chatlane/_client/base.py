@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from chatlane._client.core import ClientCore
-from chatlane._client.layers import Middleware
+from chatlane._call.core import ClientCore
+from chatlane._call.layers import Middleware
+from chatlane._client.production import ProductionOptions
 from chatlane.core.errors import ChatlaneError, ConfigurationError
 from chatlane.core.limits import Limits
 from chatlane.core.retry import RetryPolicy
@@ -78,13 +79,15 @@ class ClientBase(Generic[TransportT]):
             models=models,
             local_model=local_model,
             limits=limits,
-            cache=cache,
-            fallbacks=fallbacks,
-            fallback_on=fallback_on,
-            budget=budget,
-            ledger=ledger,
-            rate_limits=rate_limits,
-            telemetry=telemetry,
+            production=ProductionOptions(
+                cache=cache,
+                fallbacks=fallbacks,
+                fallback_on=fallback_on,
+                budget=budget,
+                ledger=ledger,
+                rate_limits=rate_limits,
+                telemetry=telemetry,
+            ),
         )
         self._transport = self._http_transport(verify) if transport is None else transport
         self._local_transport: TransportT | None = None
@@ -92,7 +95,7 @@ class ClientBase(Generic[TransportT]):
     @property
     def ledger(self) -> Ledger | None:
         """The ``Ledger`` this client records every attempt in (``ledger=``), or None."""
-        return self._core.ledger  # type: ignore[no-any-return]
+        return self._core.ledger
 
     @property
     def provider(self) -> str:

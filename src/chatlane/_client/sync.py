@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack
 
+from chatlane._call.call import Call
+from chatlane._call.drive import drive, run
+from chatlane._call.flow import fetch_attempt, retrying
+from chatlane._call.ping import PingResult
+from chatlane._call.steps import Fetch, Io, Open, Read, ReadChunk, Release, Sleep, Step
+from chatlane._call.stream import StreamBase
 from chatlane._client.base import ClientBase
-from chatlane._client.call import Call
-from chatlane._client.drive import drive, run
-from chatlane._client.flow import fetch_attempt, retrying
-from chatlane._client.ping import PingResult
-from chatlane._client.steps import Fetch, Io, Open, Read, ReadChunk, Release, Sleep, Step
-from chatlane._client.stream import StreamBase
 from chatlane.core import errors
 from chatlane.core.request import ChatParams
 from chatlane.core.types import ChatCompletion, ChatCompletionChunk

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from typing import Any
 
-from chatlane._client.call import Call
-from chatlane._client.layers import Flow, Middleware, Proceed
-from chatlane._client.scopes import BUDGET_SCOPES
-from chatlane._client.steps import Io, Step
+from chatlane._call.call import Call
+from chatlane._call.layers import Flow, Middleware, Proceed
+from chatlane._call.scopes import BUDGET_SCOPES
+from chatlane._call.steps import Io, Step
 from chatlane.budget.budget import (
     BudgetLike,
     Reservation,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from chatlane._client.scopes import BUDGET_SCOPES
+from chatlane._call.scopes import BUDGET_SCOPES
 from chatlane.budget.budget import BudgetLike
 from chatlane.core.errors import UsageError
 

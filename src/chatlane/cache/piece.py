@@ -18,9 +18,9 @@ from typing import Any
 
 import msgspec
 
-from chatlane._client.call import Call
-from chatlane._client.layers import Flow, Middleware, Proceed
-from chatlane._client.steps import Deliver, Io
+from chatlane._call.call import Call
+from chatlane._call.layers import Flow, Middleware, Proceed
+from chatlane._call.steps import Deliver, Io
 from chatlane.cache.entries import decode_entry, encode_entry, replay_chunks
 from chatlane.cache.flights import Flights
 from chatlane.cache.keys import cache_key

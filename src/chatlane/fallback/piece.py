@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from chatlane._client.call import Call
-from chatlane._client.layers import Flow, Middleware, Proceed
-from chatlane._client.steps import Deliver, Io
+from chatlane._call.call import Call
+from chatlane._call.layers import Flow, Middleware, Proceed
+from chatlane._call.steps import Deliver, Io
 from chatlane.core import errors
 from chatlane.core.types import ChatCompletion
 from chatlane.ratelimit.limits import RateLimited

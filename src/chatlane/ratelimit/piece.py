@@ -16,9 +16,9 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from chatlane._client.call import Call
-from chatlane._client.layers import Flow, Middleware, Proceed
-from chatlane._client.steps import Io, Sleep, Step
+from chatlane._call.call import Call
+from chatlane._call.layers import Flow, Middleware, Proceed
+from chatlane._call.steps import Io, Sleep, Step
 from chatlane.core.errors import ChatlaneError, ConfigurationError
 from chatlane.ratelimit.headers import observe
 from chatlane.ratelimit.limits import Limiter, RateLimit, RateLimited

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from chatlane._client.call import Call
+from chatlane._call.call import Call
 from chatlane.core.errors import ChatlaneError, ConfigurationError
 from chatlane.core.types import ChatCompletion
 

@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatlane._client.call import Call
-from chatlane._client.layers import Flow, Middleware, Proceed
+from chatlane._call.call import Call
+from chatlane._call.layers import Flow, Middleware, Proceed
 from chatlane.core.errors import ChatlaneError, ConfigurationError
 from chatlane.core.types import ChatCompletion
 from chatlane.telemetry.otel import OtelRecorder

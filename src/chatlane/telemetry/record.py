@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from chatlane._client.call import Call
+from chatlane._call.call import Call
 from chatlane.core.error_mapping import request_id_from
 from chatlane.core.errors import ChatlaneError
 from chatlane.core.types import ChatCompletion

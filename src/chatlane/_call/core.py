@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
-from chatlane._client.call import Call
-from chatlane._client.flow import chat_attempt, retrying, stream_attempt
-from chatlane._client.layers import Flow, Middleware, Proceed, layered
-from chatlane._client.production import production_pieces
-from chatlane._client.scopes import BUDGET_SCOPES
+from chatlane._call.call import Call
+from chatlane._call.flow import chat_attempt, retrying, stream_attempt
+from chatlane._call.layers import Flow, Middleware, Proceed, layered
+from chatlane._call.scopes import BUDGET_SCOPES
 from chatlane.core import errors
 from chatlane.core.error_mapping import ErrorContext
 from chatlane.core.limits import Limits
@@ -36,6 +35,28 @@ if TYPE_CHECKING:
 __all__ = ["ClientCore"]
 
 
+class Production(Protocol):
+    """The production pieces a client was configured with (``chatlane._client.production``),
+    seen from here only through this, so the call flow imports none of them."""
+
+    @property
+    def falls_back(self) -> bool: ...
+    @property
+    def accounts(self) -> bool: ...
+    @property
+    def ledger(self) -> Any: ...
+
+    def pieces(
+        self,
+        prepare: Callable[[Mapping[str, Any], bool], Call],
+        falls_back: bool,
+        accounts: bool,
+    ) -> tuple[Middleware, ...]:
+        """The pieces, outermost first; ``falls_back`` / ``accounts`` add the fallback and
+        accounting pieces even unconfigured (for a call's own options or a budget scope)."""
+        ...
+
+
 class ClientCore:
     """Configuration and per-call logic shared by ``Client`` and ``AsyncClient``."""
 
@@ -54,13 +75,7 @@ class ClientCore:
         models: Mapping[str, ModelInfo] | None = None,
         local_model: LocalModel | None = None,
         limits: Limits | None = None,
-        cache: Any = None,
-        fallbacks: Sequence[Any] = (),
-        fallback_on: Sequence[type[errors.ChatlaneError]] | None = None,
-        budget: Any = None,
-        ledger: Any = None,
-        rate_limits: Any = None,
-        telemetry: Any = None,
+        production: Production | None = None,
     ) -> None:
         if limits is None:
             limits = Limits()
@@ -99,29 +114,21 @@ class ClientCore:
                 raise errors.ConfigurationError(
                     f"middleware: expected Middleware instances, got {type(piece).__name__}"
                 )
-        self._production: dict[str, Any] = {
-            "cache": cache,
-            "fallbacks": fallbacks,
-            "fallback_on": fallback_on,
-            "budget": budget,
-            "ledger": ledger,
-            "rate_limits": rate_limits,
-            "telemetry": telemetry,
-        }
+        self._production = production
         self._user_pieces = pieces
-        self._falls_back = bool(fallbacks) or fallback_on is not None
-        self._accounts = budget is not None or ledger is not None
+        self._falls_back = production is not None and production.falls_back
+        self._accounts = production is not None and production.accounts
         self._flows = {
             (self._falls_back, self._accounts): self._composed(self._falls_back, self._accounts)
         }
         self._plain = self._flows[self._falls_back, self._accounts]
-        self.ledger = ledger
+        self.ledger = None if production is None else production.ledger
 
     def _composed(self, falls_back: bool, accounts: bool) -> tuple[Proceed, Proceed]:
-        pieces = production_pieces(
-            prepare=self._prepare_for, falls_back=falls_back, accounts=accounts, **self._production
-        )
-        pieces += self._user_pieces
+        pieces = self._user_pieces
+        if self._production is not None:
+            built = self._production.pieces(self._prepare_for, falls_back, accounts)
+            pieces = built + pieces
         return self._compose(pieces, chat_attempt), self._compose(pieces, stream_attempt)
 
     def chat_flow(self, call: Call) -> Flow:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar, cast
 
-from chatlane._client.steps import Deliver, Step
+from chatlane._call.steps import Deliver, Step
 from chatlane.core import errors
 
 __all__ = ["adrive", "arun", "drive", "run"]

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
-from chatlane._client.call import NO_HEADERS, Call
-from chatlane._client.steps import Deliver, Fetch, Open, Read, ReadChunk, Release, Sleep, Step
+from chatlane._call.call import NO_HEADERS, Call
+from chatlane._call.steps import Deliver, Fetch, Open, Read, ReadChunk, Release, Sleep, Step
 from chatlane.core import errors
 from chatlane.core.chunks import decode_completion
 from chatlane.core.error_mapping import api_error, request_id_from

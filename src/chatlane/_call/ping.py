@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 if TYPE_CHECKING:
-    from chatlane._client.call import Call
+    from chatlane._call.call import Call
 
 __all__ = ["PingResult"]
 

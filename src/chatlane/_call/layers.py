@@ -32,8 +32,8 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any, TypeAlias
 
-from chatlane._client.call import Call
-from chatlane._client.steps import Step
+from chatlane._call.call import Call
+from chatlane._call.steps import Step
 from chatlane.core.types import ChatCompletion
 
 __all__ = ["Flow", "Middleware", "Proceed", "layered"]

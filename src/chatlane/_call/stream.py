@@ -7,9 +7,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from chatlane._client.call import Call
-from chatlane._client.layers import Flow
-from chatlane._client.steps import Deliver
+from chatlane._call.call import Call
+from chatlane._call.layers import Flow
+from chatlane._call.steps import Deliver
 from chatlane.core import errors
 from chatlane.core.stream import StreamDecoder, StreamSummary
 from chatlane.core.types import ChatCompletion, ChatCompletionChunk
