@@ -163,3 +163,27 @@ def test_the_client_offers_its_ledger() -> None:
         chatlane.Client(base_url="http://127.0.0.1:9/v1", ledger={})  # type: ignore[arg-type]
     with pytest.raises(chatlane.ConfigurationError, match="budget"):
         chatlane.Client(base_url="http://127.0.0.1:9/v1", budget=5)  # type: ignore[arg-type]
+
+
+def test_every_turn_of_an_agent_run_counts_in_a_scope(server: FakeServer) -> None:
+    from chatlane.testing import ToolCallSpec
+
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    scoped, ledger = chatlane.Budget(usd=1.0), chatlane.Ledger()
+    server.enqueue(
+        Completion(content=None, tool_calls=[ToolCallSpec("add", {"a": 2, "b": 3})], usage=(20, 5)),
+        Completion(content="5", usage=(30, 1)),
+    )
+    with chatlane.Client(base_url=server.url, models=PRICED, ledger=ledger) as client:
+        agent = chatlane.Agent(
+            client, model="m", tools=[add], params={"max_tokens": 10}, trim=False
+        )
+        with chatlane.budget_scope(scoped):
+            result = agent.run("What is 2 + 3?")
+    assert result.text == "5"
+    assert (ledger.total.requests, ledger.total.attempts) == (2, 2)
+    assert scoped.spent_usd == pytest.approx(0.056)
+    assert ledger.total.cost_usd == pytest.approx(0.056)
