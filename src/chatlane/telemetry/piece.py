@@ -14,7 +14,7 @@ from chatlane.core.errors import ChatlaneError, ConfigurationError
 from chatlane.core.types import ChatCompletion
 from chatlane.telemetry.otel import OtelRecorder
 from chatlane.telemetry.record import usage_record
-from chatlane.telemetry.sinks import JsonlSink, log_record
+from chatlane.telemetry.sinks import JsonlSink, log_record, logger
 
 __all__ = ["Telemetry", "TelemetryPiece"]
 
@@ -93,7 +93,10 @@ class TelemetryPiece(Middleware):
             error = exc
             raise
         finally:
-            self._report(call, model, started, completion, error, span)
+            try:
+                self._report(call, model, started, completion, error, span)
+            except Exception as exc:  # telemetry must never fail (or mask) the call itself
+                logger.warning("chatlane could not report a call: %s: %s", type(exc).__name__, exc)
 
     def around_attempt(self, call: Call, proceed: Proceed) -> Flow:
         span = call.notes.get("span")
