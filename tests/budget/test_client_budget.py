@@ -4,6 +4,7 @@ reserved before it is sent and settled after, refusals typed, nothing overspent.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -187,3 +188,27 @@ def test_every_turn_of_an_agent_run_counts_in_a_scope(server: FakeServer) -> Non
     assert (ledger.total.requests, ledger.total.attempts) == (2, 2)
     assert scoped.spent_usd == pytest.approx(0.056)
     assert ledger.total.cost_usd == pytest.approx(0.056)
+
+
+@pytest.mark.redis
+def test_an_answer_is_never_lost_to_a_budget_that_went_away(
+    server: FakeServer, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    from tests.redis_kit import start_redis
+
+    redis = start_redis(tmp_path)
+    budget = chatlane.RedisBudget(redis.url, name="gone", usd=1.0)
+    server.enqueue(Completion(content="kept", usage=(4, 1), delay=0.5))
+    stopper = threading.Timer(0.2, redis.stop)  # Redis stops while the answer is on its way
+    stopper.start()
+    with (
+        caplog.at_level(logging.WARNING, logger="chatlane.budget"),
+        chatlane.Client(base_url=server.url, models=PRICED, budget=budget) as client,
+    ):
+        reply = client.chat(**CALL)
+    stopper.join()
+    budget.close()
+    assert reply.text == "kept"
+    assert any("settle" in record.getMessage() for record in caplog.records)

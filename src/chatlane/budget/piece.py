@@ -13,6 +13,7 @@ the server began to answer (a stream cut short) is settled at the estimate of wh
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -36,6 +37,8 @@ from chatlane.core import errors
 from chatlane.core.types import ChatCompletion, Usage
 
 __all__ = ["AccountingPiece", "budgets_of"]
+
+logger = logging.getLogger("chatlane.budget")
 
 
 def budgets_of(value: Any, what: str) -> tuple[BudgetLike, ...]:
@@ -103,29 +106,42 @@ class AccountingPiece(Middleware):
     def _close(
         self, call: Call, held: list[Reservation], price: Price | None
     ) -> Generator[Step, Any, None]:
-        """Settle (or release) the reservations and record the attempt."""
+        """Settle (or release) the reservations and record the attempt. A shared budget that
+        cannot be reached now keeps the settlement for later (``RedisBudget``): that is a
+        warning, never a failure of a call whose answer is here."""
         if held:
-            if price is None:
-                yield Io(lambda: release_all(held), lambda: arelease_all(held))
-            else:
-                usd, tokens = price.usd, price.tokens
-                yield Io(
-                    lambda: settle_all(held, usd, tokens), lambda: asettle_all(held, usd, tokens)
-                )
+            yield Io(lambda: _closed(held, price), lambda: _aclosed(held, price))
         self._record(call, price)
 
     def _close_now(self, call: Call, held: list[Reservation], price: Price | None) -> None:
         if held:
-            if price is None:
-                release_all(held)
-            else:
-                settle_all(held, price.usd, price.tokens)
+            _closed(held, price)
         self._record(call, price)
 
     def _record(self, call: Call, price: Price | None) -> None:
         if self._ledger is not None:
             attempt = call.attempts + call.notes.get("earlier_attempts", 0)
             self._ledger.record(call.target, price, attempt=max(attempt, 1))
+
+
+def _closed(held: list[Reservation], price: Price | None) -> None:
+    try:
+        if price is None:
+            release_all(held)
+        else:
+            settle_all(held, price.usd, price.tokens)
+    except errors.ChatlaneError as exc:
+        logger.warning("chatlane could not settle a budget reservation now: %s", exc)
+
+
+async def _aclosed(held: list[Reservation], price: Price | None) -> None:
+    try:
+        if price is None:
+            await arelease_all(held)
+        else:
+            await asettle_all(held, price.usd, price.tokens)
+    except errors.ChatlaneError as exc:
+        logger.warning("chatlane could not settle a budget reservation now: %s", exc)
 
 
 def _output_tokens(call: Call, completion: ChatCompletion | None) -> int:
