@@ -11,8 +11,9 @@ the limiter is settled to the real usage. With ``learn`` (the default) the provi
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,6 +28,7 @@ from chatlane.ratelimit.local import LocalLimiter
 __all__ = ["RateLimitPiece", "RateLimits"]
 
 _UNLIMITED = RateLimit()
+logger = logging.getLogger("chatlane.ratelimit")
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,8 @@ class RateLimitPiece(Middleware):
             usage = completion.usage
             used = usage.prompt_tokens + usage.completion_tokens if usage is not None else tokens
             yield Io(
-                lambda: limiter.settle(key, limit, reserved=tokens, used=used),
-                lambda: limiter.asettle(key, limit, reserved=tokens, used=used),
+                lambda: _quietly(limiter.settle, key, limit, reserved=tokens, used=used),
+                lambda: _aquietly(limiter.asettle, key, limit, reserved=tokens, used=used),
             )
         return completion
 
@@ -156,4 +158,23 @@ class RateLimitPiece(Middleware):
         observed = observe(call.headers, time.time())
         if observed is not None:
             limiter = self._limiter
-            yield Io(lambda: limiter.learn(key, observed), lambda: limiter.alearn(key, observed))
+            yield Io(
+                lambda: _quietly(limiter.learn, key, observed),
+                lambda: _aquietly(limiter.alearn, key, observed),
+            )
+
+
+def _quietly(method: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """After an attempt the limiter only learns: a limiter that cannot be reached then is a
+    warning, never a failure of the attempt (whose answer may be here)."""
+    try:
+        method(*args, **kwargs)
+    except ChatlaneError as exc:
+        logger.warning("chatlane could not update the rate limiter: %s", exc)
+
+
+async def _aquietly(method: Callable[..., Awaitable[None]], *args: Any, **kwargs: Any) -> None:
+    try:
+        await method(*args, **kwargs)
+    except ChatlaneError as exc:
+        logger.warning("chatlane could not update the rate limiter: %s", exc)
