@@ -2,7 +2,7 @@
 
 Each operation is one Lua script, so a reservation is checked and held in one atomic
 step: two processes cannot both see room for the last call. Amounts are whole integers:
-dollars in nano-dollars (``chatlane.budget.budget.NANOS_PER_USD`` to the dollar), tokens
+dollars in nano-dollars (``chatlane.budget.amounts.NANOS_PER_USD`` to the dollar), tokens
 as tokens. The keys share the hash tag of the name, so they sit in one Redis Cluster slot
 (``chatlane:budget:{team}`` for ``name="team"``):
 
@@ -18,31 +18,39 @@ applied later, is never counted twice.
 
 from __future__ import annotations
 
-import asyncio
 import math
-import re
 import threading
-import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import TYPE_CHECKING, Any
 
-from chatlane.budget.budget import (
-    BudgetExceeded,
-    BudgetState,
-    Reservation,
-    UnknownPriceError,
-    UnknownPricePolicy,
-    _checked_model,
+from chatlane._redis import (
+    PerLoop,
+    aconnect,
+    check_url,
+    connect,
+    guard_secrets,
+    import_redis,
+    redact,
+    scrub,
+)
+from chatlane.budget.amounts import (
     _checked_optional_tokens,
     _checked_optional_usd,
-    _checked_policy,
     _checked_tokens,
-    _remaining,
     nanos_to_usd,
     usd_to_nanos,
 )
-from chatlane.core.errors import ChatlaneError, ConfigurationError, UsageError
+from chatlane.budget.errors import BudgetExceeded, BudgetUnavailable
+from chatlane.budget.redis_scripts import SCRIPTS, ScriptName
+from chatlane.budget.reservations import (
+    BudgetState,
+    Reservation,
+    UnknownPricePolicy,
+    _checked_policy,
+    _new_reservation,
+    _state,
+)
+from chatlane.core.errors import UsageError
 
 if TYPE_CHECKING:
     import redis
@@ -54,147 +62,13 @@ MAX_USD_LIMIT = 9_000_000.0
 """The largest dollar limit a shared budget takes: Lua compares numbers as doubles, exact
 up to 2**53 nano-dollars (about $9.007 million)."""
 
-_EXPIRED_KEPT_MS = 24 * 3600 * 1000
-"""How long an expired reservation is remembered, so its late settlement still counts."""
-_MASK = "***"
 _MAX_CONNECTIONS = 32
 """Connections each RedisBudget opens at most, per kind (sync, async)."""
 
-_PRELUDE = """
-if redis.replicate_commands then redis.replicate_commands() end
-local totals, open, deadlines, expired = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
--- Amounts travel as decimal strings: Lua would print a large number as 1e+15.
-local function add(field, amount)
-  if amount ~= '0' then redis.call('HINCRBY', totals, field, amount) end
-end
-local function sub(field, amount)
-  if amount ~= '0' then redis.call('HINCRBY', totals, field, '-' .. amount) end
-end
-local function drop(id)
-  local held = redis.call('HGET', open, id)
-  if not held then return false end
-  local usd, tokens = string.match(held, '^(%d+):(%d+)$')
-  sub('reserved_usd', usd)
-  sub('reserved_tokens', tokens)
-  redis.call('HDEL', open, id)
-  redis.call('ZREM', deadlines, id)
-  return true
-end
-local now = now_ms()
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', deadlines, '-inf', now)) do
-  if drop(id) then redis.call('ZADD', expired, now, id) end
-end
-redis.call('ZREMRANGEBYSCORE', expired, '-inf', now - EXPIRED_KEPT_MS)
-local function n(value) return tonumber(value or '0') end
-"""
-
-# ARGV: id, usd, tokens, usd limit ('' for none), token limit ('' for none), ttl in ms.
-_RESERVE = """
-local id, usd, tokens = ARGV[1], ARGV[2], ARGV[3]
-if redis.call('HEXISTS', open, id) == 1 then return {'ok'} end
-local s = redis.call('HMGET', totals, 'spent_usd', 'reserved_usd', 'spent_tokens',
-  'reserved_tokens')
-if ARGV[4] ~= '' and n(s[1]) + n(s[2]) + tonumber(usd) > tonumber(ARGV[4]) then
-  return {'usd', s[1] or '0', s[2] or '0'}
-end
-if ARGV[5] ~= '' and n(s[3]) + n(s[4]) + tonumber(tokens) > tonumber(ARGV[5]) then
-  return {'tokens', s[3] or '0', s[4] or '0'}
-end
-redis.call('HSET', open, id, usd .. ':' .. tokens)
-redis.call('ZADD', deadlines, now + tonumber(ARGV[6]), id)
-add('reserved_usd', usd)
-add('reserved_tokens', tokens)
-return {'ok'}
-"""
-
-# ARGV: id, usd, tokens, unpriced ('0' or '1'). Settling twice counts once.
-_SETTLE = """
-local id = ARGV[1]
-if not drop(id) and redis.call('ZREM', expired, id) == 0 then return 0 end
-add('spent_usd', ARGV[2])
-add('spent_tokens', ARGV[3])
-add('unpriced', ARGV[4])
-return 1
-"""
-
-# ARGV: id.
-_RELEASE = """
-drop(ARGV[1])
-redis.call('ZREM', expired, ARGV[1])
-return 1
-"""
-
-_STATE = """
-return redis.call('HMGET', totals, 'spent_usd', 'reserved_usd', 'spent_tokens',
-  'reserved_tokens', 'unpriced')
-"""
-
-_ScriptName = Literal["reserve", "settle", "release", "state"]
-_SCRIPTS: dict[_ScriptName, str] = {
-    "reserve": _RESERVE,
-    "settle": _SETTLE,
-    "release": _RELEASE,
-    "state": _STATE,
-}
-_SCRIPTS = {
-    name: _PRELUDE.replace("EXPIRED_KEPT_MS", str(_EXPIRED_KEPT_MS)) + body
-    for name, body in _SCRIPTS.items()
-}
-_Operation = tuple[_ScriptName, tuple[str, ...]]
+_Operation = tuple[ScriptName, tuple[str, ...]]
 """A script to run and its arguments (settlements and releases waiting for Redis)."""
-
-
-class BudgetUnavailable(ChatlaneError):
-    """A shared budget could not be reached or read (Redis down, refusing or timing out).
-
-    Raised by ``reserve``: a budget that cannot be checked does not allow spending, so the
-    call is not sent. Raised by ``settle`` / ``release`` too, after the budget has kept the
-    operation: it is applied, once, when Redis answers again. ``budget`` is its name.
-    """
-
-    def __init__(self, message: str, *, budget: str, model: str | None = None) -> None:
-        super().__init__(message, model=model)
-        self.budget = budget
-
-
-def _import_redis() -> Any:
-    try:
-        import redis
-        import redis.asyncio
-    except ImportError:
-        raise ConfigurationError(
-            "RedisBudget needs redis-py: pip install 'chatlane[redis]'"
-        ) from None
-    return redis
-
-
-def _redacted(url: str) -> str:
-    """``url`` with its password (in the address or the query) masked."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "<not a URL>"
-    netloc, slash, path = rest.partition("/")
-    user, at, host = netloc.rpartition("@")
-    if at and ":" in user:
-        netloc = f"{user.partition(':')[0]}:{_MASK}@{host}"
-    return re.sub(
-        r"(?i)([?&]password=)[^&#]*", rf"\g<1>{_MASK}", f"{scheme}://{netloc}{slash}{path}"
-    )
-
-
-def _passwords(url: str) -> list[str]:
-    """The URL's passwords as written and as decoded, to be scrubbed from error texts."""
-    try:
-        parts = urlsplit(url)
-        found = [parts.password] if parts.password else []
-        found += [v for k, v in parse_qsl(parts.query) if k.lower() == "password" and v]
-    except ValueError:
-        return [url]  # hide the whole unparsable URL
-    return sorted({*found, *(unquote(secret) for secret in found)}, key=len, reverse=True)
+_AsyncScripts = tuple["redis.asyncio.Redis", dict[ScriptName, Any]]
+"""An event loop's client and the scripts registered with it."""
 
 
 class RedisBudget:
@@ -217,8 +91,9 @@ class RedisBudget:
     times).
 
     The URL's password never appears in reprs or errors. Close with :meth:`close` /
-    :meth:`aclose` (or ``with`` / ``async with``); in async code use one object per event
-    loop.
+    :meth:`aclose` (or ``with`` / ``async with``). Each event loop that uses the async
+    operations gets its own connections, closed by :meth:`aclose` on that loop or when the
+    loop shuts down.
     """
 
     def __init__(
@@ -233,17 +108,9 @@ class RedisBudget:
         reservation_ttl: float = 900.0,
         timeout: float = 2.0,
     ) -> None:
-        redis_module = _import_redis()
-        if not isinstance(url, str):
-            raise UsageError(f"url must be a Redis URL string, not {type(url).__name__}")
-        self._url = url
-        self._secrets = _passwords(url)
-        try:
-            redis_module.connection.parse_url(url)
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"url {_redacted(url)!r} is not a Redis URL: {self._scrub(str(exc))}"
-            ) from None
+        redis_module = import_redis("RedisBudget")
+        self._url = check_url(redis_module, url)
+        self._secrets = guard_secrets(url, self)
         if not isinstance(name, str) or not name or "{" in name or "}" in name:
             raise UsageError(f"name must be a non-empty string without braces, not {name!r}")
         if not isinstance(prefix, str):
@@ -280,10 +147,8 @@ class RedisBudget:
         self._open: set[str] = set()
         self._pending: list[_Operation] = []
         self._client: redis.Redis | None = None
-        self._scripts: dict[_ScriptName, Any] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._aclient: redis.asyncio.Redis | None = None
-        self._ascripts: dict[_ScriptName, Any] = {}
+        self._scripts: dict[ScriptName, Any] = {}
+        self._aclients: PerLoop[_AsyncScripts] = PerLoop(lambda made: made[0].aclose())
 
     def __repr__(self) -> str:
         limits = []
@@ -291,7 +156,7 @@ class RedisBudget:
             limits.append(f"usd={nanos_to_usd(self._usd_limit)!r}")
         if self._token_limit is not None:
             limits.append(f"tokens={self._token_limit!r}")
-        return f"RedisBudget({_redacted(self._url)!r}, name={self._name!r}, {', '.join(limits)})"
+        return f"RedisBudget({redact(self._url)!r}, name={self._name!r}, {', '.join(limits)})"
 
     @property
     def name(self) -> str:
@@ -304,48 +169,33 @@ class RedisBudget:
 
     # -- Redis clients -------------------------------------------------------------------
 
-    def _client_options(self, retry_class: Any) -> dict[str, Any]:
+    def _connection(self) -> dict[str, Any]:
         from redis.backoff import ExponentialBackoff
 
         return {
-            "socket_timeout": self._timeout,
-            "socket_connect_timeout": self._timeout,
+            "timeout": self._timeout,
             # Every script is idempotent, so a retry after a lost reply is safe; few and
             # short, so a Redis that is down is reported within about the timeout.
-            "retry": retry_class(ExponentialBackoff(cap=0.1, base=0.01), 2),
+            "retries": 2,
+            "backoff": ExponentialBackoff(cap=0.1, base=0.01),
             # Many attempts at once wait for a connection rather than fail.
             "max_connections": _MAX_CONNECTIONS,
-            "timeout": self._timeout,
         }
 
-    def _sync_scripts(self) -> dict[_ScriptName, Any]:
+    def _sync_scripts(self) -> dict[ScriptName, Any]:
         with self._lock:
             if self._client is None:
-                redis = _import_redis()
-                from redis.retry import Retry
-
-                pool = redis.BlockingConnectionPool.from_url(
-                    self._url, **self._client_options(Retry)
-                )
-                client = redis.Redis.from_pool(pool)
-                self._scripts = {name: client.register_script(s) for name, s in _SCRIPTS.items()}
+                client = connect(self._url, **self._connection())
+                self._scripts = {name: client.register_script(s) for name, s in SCRIPTS.items()}
                 self._client = client
             return self._scripts
 
-    def _async_scripts(self) -> dict[_ScriptName, Any]:
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            if self._aclient is None or self._loop is not loop:
-                redis = _import_redis()
-                from redis.asyncio.retry import Retry
+    async def _async_scripts(self) -> dict[ScriptName, Any]:
+        return (await self._aclients.get(self._make_async_scripts))[1]
 
-                pool = redis.asyncio.BlockingConnectionPool.from_url(
-                    self._url, **self._client_options(Retry)
-                )
-                client = redis.asyncio.Redis.from_pool(pool)
-                self._ascripts = {name: client.register_script(s) for name, s in _SCRIPTS.items()}
-                self._aclient, self._loop = client, loop
-            return self._ascripts
+    def _make_async_scripts(self) -> _AsyncScripts:
+        client = aconnect(self._url, **self._connection())
+        return client, {name: client.register_script(s) for name, s in SCRIPTS.items()}
 
     def close(self) -> None:
         """Close the sync connections (the budget itself stays in Redis)."""
@@ -355,11 +205,9 @@ class RedisBudget:
             client.close()
 
     async def aclose(self) -> None:
-        """Close the async connections, and the sync ones."""
-        with self._lock:
-            client, self._aclient, self._loop = self._aclient, None, None
-        if client is not None:
-            await client.aclose()
+        """Close the running loop's async connections (those of other loops are closed when
+        their loop shuts down), and the sync ones."""
+        await self._aclients.aclose()
         self.close()
 
     def __enter__(self) -> RedisBudget:
@@ -376,27 +224,22 @@ class RedisBudget:
 
     # -- running scripts -----------------------------------------------------------------
 
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, _MASK)
-        return text
-
     def _unavailable(
         self, exc: Exception, outcome: str, model: str | None = None
     ) -> BudgetUnavailable:
-        detail = self._scrub(f"{type(exc).__name__}: {exc}")
+        detail = scrub(f"{type(exc).__name__}: {exc}", self._secrets)
         return BudgetUnavailable(
-            f"shared budget {self._name!r} at {_redacted(self._url)} is unavailable "
+            f"shared budget {self._name!r} at {redact(self._url)} is unavailable "
             f"({detail}); {outcome}",
             budget=self._name,
             model=model,
         )
 
-    def _run(self, name: _ScriptName, args: Sequence[str]) -> Any:
+    def _run(self, name: ScriptName, args: Sequence[str]) -> Any:
         return self._sync_scripts()[name](keys=self._keys, args=list(args))
 
-    async def _arun(self, name: _ScriptName, args: Sequence[str]) -> Any:
-        return await self._async_scripts()[name](keys=self._keys, args=list(args))
+    async def _arun(self, name: ScriptName, args: Sequence[str]) -> Any:
+        return await (await self._async_scripts())[name](keys=self._keys, args=list(args))
 
     def _applied(self, operation: _Operation) -> None:
         with self._lock:
@@ -426,13 +269,8 @@ class RedisBudget:
     # -- the operations ------------------------------------------------------------------
 
     def _reservation(self, model: str, usd: float | None, tokens: int) -> Reservation:
-        model = _checked_model(model)
-        usd = _checked_optional_usd("usd", usd)
-        tokens = _checked_tokens("tokens", tokens)
-        if usd is None and self._usd_limit is not None and self._policy == "refuse":
-            raise UnknownPriceError.for_model(budget=self._name, model=model)
-        nanos = 0 if usd is None else usd_to_nanos(usd, rounding="up")
-        return Reservation(self, model, nanos, tokens, usd is not None, uuid.uuid4().hex)
+        refuse_unpriced = self._usd_limit is not None and self._policy == "refuse"
+        return _new_reservation(self, model, usd, tokens, refuse_unpriced=refuse_unpriced)
 
     def _reserve_args(self, reservation: Reservation) -> tuple[str, ...]:
         usd_limit, token_limit = self._usd_limit, self._token_limit
@@ -477,8 +315,8 @@ class RedisBudget:
 
     def reserve(self, model: str, usd: float | None, tokens: int) -> Reservation:
         """Hold an attempt's worst case, atomically across processes, or raise
-        :class:`~chatlane.budget.budget.BudgetExceeded` /
-        :class:`~chatlane.budget.budget.UnknownPriceError` and hold nothing; raises
+        :class:`~chatlane.budget.errors.BudgetExceeded` /
+        :class:`~chatlane.budget.errors.UnknownPriceError` and hold nothing; raises
         :class:`BudgetUnavailable` when Redis cannot be reached."""
         reservation = self._reservation(model, usd, tokens)
         try:
@@ -567,18 +405,14 @@ class RedisBudget:
         spent, reserved, spent_tokens, reserved_tokens, unpriced = (
             int(value or 0) for value in reply
         )
-        usd_limit, token_limit = self._usd_limit, self._token_limit
-        remaining = _remaining(usd_limit, spent, reserved)
-        return BudgetState(
-            name=self._name,
-            usd_limit=None if usd_limit is None else nanos_to_usd(usd_limit),
-            spent_usd=nanos_to_usd(spent),
-            reserved_usd=nanos_to_usd(reserved),
-            remaining_usd=None if remaining is None else nanos_to_usd(remaining),
-            token_limit=token_limit,
+        return _state(
+            self._name,
+            usd_limit=self._usd_limit,
+            token_limit=self._token_limit,
+            spent_nanos=spent,
+            reserved_nanos=reserved,
             spent_tokens=spent_tokens,
             reserved_tokens=reserved_tokens,
-            remaining_tokens=_remaining(token_limit, spent_tokens, reserved_tokens),
             unpriced=unpriced,
         )
 

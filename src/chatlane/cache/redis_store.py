@@ -8,17 +8,24 @@ one per call, and uses it again as soon as an attempt works.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 import threading
 import time
-import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
+from chatlane._redis import (
+    PerLoop,
+    aconnect,
+    check_url,
+    connect,
+    guard_secrets,
+    import_redis,
+    redact,
+)
 from chatlane.cache.store import (
     OutageLog,
     StoreContext,
@@ -27,7 +34,7 @@ from chatlane.cache.store import (
     check_value,
     closed_error,
 )
-from chatlane.core.errors import ConfigurationError, UsageError, register_secret
+from chatlane.core.errors import ConfigurationError, UsageError
 
 if TYPE_CHECKING:
     import redis
@@ -37,8 +44,6 @@ __all__ = ["RedisStore"]
 
 _T = TypeVar("_T")
 
-INSTALL_HINT = "pip install 'chatlane[redis]'"
-_SCHEMES = ("redis", "rediss", "unix")
 _CLEAR_BATCH = 500
 _FAILURES = {
     "connection": (
@@ -48,15 +53,6 @@ _FAILURES = {
     "reads": ("a read failed", "calls are cache misses until reads work again"),
     "writes": ("a write failed", "nothing is stored until writes work again"),
 }
-
-
-def _require_redis() -> ModuleType:
-    try:
-        import redis
-        import redis.asyncio
-    except ImportError as exc:
-        raise ConfigurationError(f"RedisStore needs redis-py: {INSTALL_HINT}") from exc
-    return redis
 
 
 class _Backoff:
@@ -134,25 +130,22 @@ class RedisStore(StoreContext):
         if not 0 < timeout < math.inf:
             raise UsageError(f"timeout must be positive and finite, not {timeout!r}")
         self._timeout = float(timeout)
-        self._redis = _require_redis()
+        self._redis = import_redis("RedisStore")
         if client is None and aclient is None:
-            self._where, secrets = _check_url(url, self._redis)
+            self._where = _where(check_url(self._redis, url))
             self._url: str | None = url
         else:
-            self._where, secrets = _check_clients(client, aclient, self._redis), ()
+            self._where = _check_clients(client, aclient, self._redis)
             self._url = None
         self._client = client
         self._aclient = aclient
-        self._aclients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop,
-            tuple[redis.asyncio.Redis, AsyncGenerator[None, None]],
-        ] = weakref.WeakKeyDictionary()
+        self._aclients: PerLoop[redis.asyncio.Redis] = PerLoop(lambda aclient: aclient.aclose())
         self._lock = threading.Lock()
         self._closed = False
         self._backoff = _Backoff()
+        # Hidden from every chatlane error while the store lives, and from its log records.
+        secrets = () if self._url is None else guard_secrets(self._url, self)
         self._outages = OutageLog(repr(self), secrets)
-        for secret in secrets:  # hidden from every chatlane error while the store lives
-            register_secret(secret, holder=self)
 
     def __repr__(self) -> str:
         return f"RedisStore({self._where!r}, prefix={self._prefix!r}, ttl={self._ttl})"
@@ -220,11 +213,8 @@ class RedisStore(StoreContext):
         running loop (those of other loops are closed when their loop shuts down).
         Idempotent."""
         self.close()
-        if self._url is None:
-            return
-        made = self._aclients.pop(asyncio.get_running_loop(), None)
-        if made is not None:
-            await made[1].aclose()  # closes the client
+        if self._url is not None:
+            await self._aclients.aclose()
 
     # --- the calls -------------------------------------------------------------------------
 
@@ -306,7 +296,7 @@ class RedisStore(StoreContext):
                 )
             with self._lock:
                 if self._client is None:
-                    self._client = self._redis.Redis.from_url(self._url, **self._options())
+                    self._client = connect(self._url, timeout=self._timeout)
                 client = self._client
         return client
 
@@ -317,45 +307,12 @@ class RedisStore(StoreContext):
             return self._aclient
         if self._url is None:
             raise UsageError(f"{self!r} was given client= only: its async methods need aclient=")
-        # An asyncio client's connections belong to one event loop: one client per loop.
-        loop = asyncio.get_running_loop()
-        made = self._aclients.get(loop)
-        if made is None:
-            aclient = self._redis.asyncio.Redis.from_url(
-                self._url, **self._options(asynchronous=True)
-            )
-            keeper = _close_at_loop_shutdown(aclient, lambda: self._aclients.pop(loop, None))
-            await anext(keeper)
-            made = self._aclients[loop] = (aclient, keeper)
-        return made[0]
+        return await self._aclients.get(self._make_aclient)
 
-    def _options(self, *, asynchronous: bool = False) -> dict[str, Any]:
-        from redis.asyncio.retry import Retry as AsyncRetry
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
+    def _make_aclient(self) -> redis.asyncio.Redis:
+        assert self._url is not None  # only stores made from a URL make clients
         # No retries inside redis-py: the store's backoff decides when to try again.
-        retry = AsyncRetry(NoBackoff(), 0) if asynchronous else Retry(NoBackoff(), 0)
-        return {
-            "socket_timeout": self._timeout,
-            "socket_connect_timeout": self._timeout,
-            "retry": retry,
-        }
-
-
-async def _close_at_loop_shutdown(
-    aclient: redis.asyncio.Redis, forget: Callable[[], object]
-) -> AsyncGenerator[None, None]:
-    """Started on the client's loop, this generator is closed by the loop's
-    ``shutdown_asyncgens()`` (``asyncio.run`` and ``asyncio.Runner`` call it before closing the
-    loop) if nothing closed it before: the client's connections are closed on their own loop,
-    and the store forgets the client (which holds the loop).
-    """
-    try:
-        yield
-    finally:
-        forget()
-        await aclient.aclose()
+        return aconnect(self._url, timeout=self._timeout)
 
 
 def _as_bytes(value: object) -> bytes | None:
@@ -366,50 +323,24 @@ def _milliseconds(ttl: float | None) -> int | None:
     return None if ttl is None else max(1, math.ceil(ttl * 1000))
 
 
-def _check_url(url: object, redis_module: ModuleType) -> tuple[str, tuple[str, ...]]:
-    """Where ``url`` points, for reprs and logs (password hidden), and its secrets."""
-    if not isinstance(url, str):
-        raise UsageError(f"url must be a str, not {type(url).__name__}")
-    hidden = _hide_password(url)
-    if urlsplit(url).scheme not in _SCHEMES:
-        raise ConfigurationError(
-            f"url must start with redis://, rediss:// or unix://, not {hidden!r}"
-        )
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-        query = parse_qs(parts.query)
-        redis_module.connection.parse_url(url)
-    except ValueError:
-        # Not chained: the parser's message may quote the password.
-        raise ConfigurationError(f"url is not a valid Redis URL: {hidden!r}") from None
-    secrets = tuple(
-        secret for secret in (unquote(parts.password or ""), *query.get("password", ())) if secret
-    )
+def _where(url: str) -> str:
+    """Where ``url`` (one redis-py takes) points, for reprs and logs: the password hidden,
+    the defaults spelled out. Stricter than redis-py, which ignores a database that is not
+    a number and takes a socket without a path."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
     db = query.get("db", [""])[0]
     if parts.scheme == "unix":
         if not parts.path:
-            raise ConfigurationError(f"url must name the socket's path: {hidden!r}")
-        where = f"unix://{parts.path}" + (f"?db={db}" if db else "")
-    else:
-        path_db = parts.path.strip("/")
-        if path_db and not path_db.isdigit():
-            raise ConfigurationError(f"url's database must be a number: {hidden!r}")
-        user = f"{parts.username}:***@" if parts.password else ""
-        host = parts.hostname or "localhost"
-        host = f"[{host}]" if ":" in host else host
-        where = f"{parts.scheme}://{user}{host}:{port or 6379}/{path_db or db or 0}"
-    return where, secrets
-
-
-def _hide_password(url: str) -> str:
-    """``url`` for an error message: what comes before the host's ``@`` (user and password)
-    and any ``password=`` in the query masked, even when the URL does not parse."""
-    head, at, tail = url.rpartition("@")
-    if at:
-        scheme = head.split("://", 1)[0] + "://" if "://" in head else ""
-        url = f"{scheme}***@{tail}"
-    return re.sub(r"(?i)(password=)[^&#]*", r"\1***", url)
+            raise ConfigurationError(f"url must name the socket's path: {redact(url)!r}")
+        return f"unix://{parts.path}" + (f"?db={db}" if db else "")
+    path_db = parts.path.strip("/")
+    if path_db and not path_db.isdigit():
+        raise ConfigurationError(f"url's database must be a number: {redact(url)!r}")
+    user = f"{parts.username}:***@" if parts.password else ""
+    host = parts.hostname or "localhost"
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{user}{host}:{parts.port or 6379}/{path_db or db or 0}"
 
 
 def _check_clients(client: object, aclient: object, redis_module: ModuleType) -> str:

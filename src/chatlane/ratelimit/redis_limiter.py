@@ -19,9 +19,18 @@ import math
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from chatlane.core.errors import ConfigurationError, UsageError, register_secret, scrub_secret
+from chatlane._redis import (
+    PerLoop,
+    aconnect,
+    check_url,
+    connect,
+    guard_secrets,
+    import_redis,
+    redact,
+    scrub,
+)
+from chatlane.core.errors import UsageError
 from chatlane.ratelimit.limits import (
     Observed,
     RateLimit,
@@ -129,55 +138,14 @@ return 1
 """
 )
 
-_MASK = "***"
-
-
-def _import_redis() -> Any:
-    try:
-        import redis
-        import redis.asyncio
-    except ImportError:
-        raise ConfigurationError(
-            "RedisLimiter needs redis-py: pip install 'chatlane[redis]'"
-        ) from None
-    return redis
-
-
-def _redacted(url: str) -> str:
-    """``url`` without its credentials (the address's user part, a query's password)."""
-    try:
-        parts = urlsplit(url)
-        _, at, address = parts.netloc.rpartition("@")
-        query = [
-            (name, _MASK if name.lower() == "password" else value)
-            for name, value in parse_qsl(parts.query, keep_blank_values=True)
-        ]
-    except ValueError:
-        return "<a Redis URL that does not parse>"
-    netloc = f"{_MASK}@{address}" if at else address
-    shown = f"{parts.scheme}://{netloc}{parts.path}"
-    return f"{shown}?{urlencode(query, safe='*')}" if query else shown
-
-
-def _passwords(url: str) -> list[str]:
-    """The secrets in ``url``, to keep them out of every text the limiter writes."""
-    try:
-        parts = urlsplit(url)
-        found = [parts.password] if parts.password else []
-        found += [
-            value
-            for name, value in parse_qsl(parts.query, keep_blank_values=True)
-            if name.lower() == "password" and value
-        ]
-    except ValueError:
-        return []
-    return found
+_RETRIES = 1
+"""Tries again inside redis-py, at once: a pooled connection may have dropped."""
 
 
 class _Outage:
     """Whether the store is down, so that each outage is reported once."""
 
-    def __init__(self, where: str, secrets: list[str], on_error: str) -> None:
+    def __init__(self, where: str, secrets: tuple[str, ...], on_error: str) -> None:
         self._where = where
         self._secrets = secrets
         self._on_error = on_error
@@ -186,10 +154,7 @@ class _Outage:
 
     def failed(self, error: Exception) -> None:
         """Report a failed call: raise (``on_error="raise"``), or warn once per outage."""
-        detail = f"{type(error).__name__}: {error}"
-        for secret in self._secrets:
-            detail = scrub_secret(detail, secret)
-        detail = detail[:300]
+        detail = scrub(f"{type(error).__name__}: {error}", self._secrets)[:300]
         if self._on_error == "raise":
             raise RateLimiterUnavailable(
                 f"the rate limiter's Redis at {self._where} cannot be reached ({detail})"
@@ -216,6 +181,7 @@ class _Scripts:
     """The three scripts, registered with one client (sync or async)."""
 
     def __init__(self, client: Any) -> None:
+        self.client = client
         self.acquire = client.register_script(_ACQUIRE)
         self.settle = client.register_script(_SETTLE)
         self.learn = client.register_script(_LEARN)
@@ -243,11 +209,13 @@ class RedisLimiter:
     open, one warning per outage on the ``chatlane.ratelimit`` logger) or ``"raise"``
     (``RateLimiterUnavailable``). ``timeout``: seconds a connect or a command to a Redis
     made from ``url`` may take; it is tried twice (a pooled connection may have dropped),
-    so a hung Redis delays a call by about twice that at most.
+    so a hung Redis delays a call by about twice that at most. The URL's password never
+    appears in a repr, log record or error.
 
-    Thread-safe. The async methods use redis.asyncio and never block the event loop; the
-    client made from ``url`` for them belongs to the loop that first uses it. Close with
-    ``close()`` / ``aclose()``. See ``chatlane.ratelimit.limits.Limiter`` for the methods.
+    Thread-safe. The async methods use redis.asyncio and never block the event loop; each
+    loop that uses them gets its own client made from ``url``, closed by ``aclose()`` on
+    that loop or when the loop shuts down. Close with ``close()`` / ``aclose()``. See
+    ``chatlane.ratelimit.limits.Limiter`` for the methods.
     """
 
     def __init__(
@@ -260,10 +228,10 @@ class RedisLimiter:
         on_error: Literal["allow", "raise"] = "allow",
         timeout: float = 1.0,
     ) -> None:
-        redis = _import_redis()
-        if url is not None and not isinstance(url, str):
-            raise UsageError(f"url must be a Redis URL string, not {type(url).__name__}")
-        if url is None and client is None and aclient is None:
+        redis = import_redis("RedisLimiter")
+        if url is not None:
+            check_url(redis, url)
+        elif client is None and aclient is None:
             raise UsageError("RedisLimiter needs a url, a client or an aclient")
         if not isinstance(prefix, str):
             raise UsageError(f"prefix must be a string, not {prefix!r}")
@@ -280,61 +248,42 @@ class RedisLimiter:
         self._prefix = prefix
         self._timeout = float(timeout)
         self._on_error = on_error
-        secrets = _passwords(url) if url is not None else []
-        for secret in secrets:
-            register_secret(secret, holder=self)
-        where = _redacted(url) if url is not None else "the client given"
+        secrets = guard_secrets(url, self) if url is not None else ()
+        where = redact(url) if url is not None else "the client given"
         self._shown = where
         self._outage = _Outage(where, secrets, on_error)
         self._owns_client = client is None and url is not None
-        self._client = self._connect(redis.Redis) if self._owns_client else client
+        if self._owns_client:
+            client = connect(self._url_given(), timeout=self._timeout, retries=_RETRIES)
+        self._client = client
         self._owns_aclient = aclient is None and url is not None
-        self._aclient = aclient
-        self._scripts = None if self._client is None else _Scripts(self._client)
+        self._scripts = None if client is None else _Scripts(client)
         self._ascripts = None if aclient is None else _Scripts(aclient)
-        self._aclient_lock = threading.Lock()
+        self._own_ascripts: PerLoop[_Scripts] = PerLoop(lambda made: made.client.aclose())
 
     def __repr__(self) -> str:
         return (
             f"RedisLimiter({self._shown!r}, prefix={self._prefix!r}, on_error={self._on_error!r})"
         )
 
-    def _connect(self, client_class: Any) -> Any:
-        """A client for ``url`` that gives up fast: one quick retry (a dropped pooled
-        connection), ``timeout`` per connect and command."""
-        redis = self._redis
-        retry_class = (
-            redis.asyncio.retry.Retry if client_class is redis.asyncio.Redis else redis.retry.Retry
-        )
-        try:
-            return client_class.from_url(
-                self._url,
-                socket_timeout=self._timeout,
-                socket_connect_timeout=self._timeout,
-                retry=retry_class(redis.backoff.NoBackoff(), 1),
-            )
-        except ValueError as error:
-            detail = str(error)
-            for secret in _passwords(self._url or ""):
-                detail = scrub_secret(detail, secret)
-            raise ConfigurationError(
-                f"url is not a Redis URL redis-py takes ({self._shown}): {detail}"
-            ) from None
+    def _url_given(self) -> str:
+        assert self._url is not None  # only a limiter given a URL makes clients
+        return self._url
 
     def _sync_scripts(self) -> _Scripts:
         if self._scripts is None:
             raise UsageError("this RedisLimiter has only an aclient: use the async methods")
         return self._scripts
 
-    def _async_scripts(self) -> _Scripts:
-        if self._ascripts is None:
-            if not self._owns_aclient:
-                raise UsageError("this RedisLimiter has only a (sync) client: use the sync methods")
-            with self._aclient_lock:
-                if self._ascripts is None:
-                    self._aclient = self._connect(self._redis.asyncio.Redis)
-                    self._ascripts = _Scripts(self._aclient)
-        return self._ascripts
+    async def _async_scripts(self) -> _Scripts:
+        if self._ascripts is not None:
+            return self._ascripts
+        if not self._owns_aclient:
+            raise UsageError("this RedisLimiter has only a (sync) client: use the sync methods")
+        return await self._own_ascripts.get(self._make_ascripts)
+
+    def _make_ascripts(self) -> _Scripts:
+        return _Scripts(aconnect(self._url_given(), timeout=self._timeout, retries=_RETRIES))
 
     def _name(self, key: str) -> str:
         return self._prefix + check_key(key)
@@ -371,7 +320,7 @@ class RedisLimiter:
         """``try_acquire`` through redis.asyncio."""
         name = self._name(key)
         args = self._acquire_args(limit, tokens)
-        scripts = self._async_scripts()
+        scripts = await self._async_scripts()
         try:
             reply = await scripts.acquire(keys=[name], args=args)
         except self._redis.RedisError as error:
@@ -411,7 +360,7 @@ class RedisLimiter:
         args = self._settle_args(limit, reserved, used)
         if args is None:
             return
-        scripts = self._async_scripts()
+        scripts = await self._async_scripts()
         try:
             await scripts.settle(keys=[name], args=args)
         except self._redis.RedisError as error:
@@ -443,7 +392,7 @@ class RedisLimiter:
         args = _learn_args(check_observed(observed))
         if args[0] == args[2] == "":
             return
-        scripts = self._async_scripts()
+        scripts = await self._async_scripts()
         try:
             await scripts.learn(keys=[name], args=args)
         except self._redis.RedisError as error:
@@ -459,8 +408,7 @@ class RedisLimiter:
             self._client.close()
 
     async def aclose(self) -> None:
-        """Close the async client made from ``url``, on the loop that used it."""
-        if self._owns_aclient and self._aclient is not None:
-            await self._aclient.aclose()
-            self._aclient = None
-            self._ascripts = None
+        """Close the async client made from ``url`` for the running loop (those of other
+        loops are closed when their loop shuts down)."""
+        if self._owns_aclient:
+            await self._own_ascripts.aclose()

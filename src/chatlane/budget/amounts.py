@@ -1,0 +1,79 @@
+"""Amounts as budgets count them, and their checks: dollars in whole nano-dollars
+(``NANOS_PER_USD`` to the dollar), so sums do not drift as floats do (a $0.05 budget takes
+five $0.01 calls, not four), and tokens as tokens. A reservation is rounded up to the next
+nano-dollar, a real cost to the nearest, a limit down.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Literal
+
+from chatlane.core.errors import UsageError
+
+__all__ = ["NANOS_PER_USD", "nanos_to_usd", "usd_to_nanos"]
+
+
+NANOS_PER_USD = 1_000_000_000
+"""The unit budgets count dollars in: one nano-dollar (a cheap model's token costs a few)."""
+
+
+def _usd_error(name: str, value: object, *, optional: bool) -> UsageError:
+    kind = "a non-negative number" + (" or None" if optional else "")
+    return UsageError(f"{name} must be {kind} (US dollars), not {value!r}")
+
+
+def _checked_usd(name: str, value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise _usd_error(name, value, optional=False)
+    return float(value)
+
+
+def _checked_optional_usd(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        return _checked_usd(name, value)
+    except UsageError:
+        raise _usd_error(name, value, optional=True) from None
+
+
+def _checked_tokens(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UsageError(f"{name} must be a non-negative integer, not {value!r}")
+    return value
+
+
+def _checked_optional_tokens(name: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UsageError(f"{name} must be a non-negative integer or None, not {value!r}")
+    return value
+
+
+_ROUNDINGS = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "nearest": ROUND_HALF_UP}
+
+
+def usd_to_nanos(usd: float, *, rounding: Literal["up", "down", "nearest"] = "nearest") -> int:
+    """``usd`` dollars as whole nano-dollars, from its shortest decimal form (so ``0.01`` is
+    exactly 10,000,000 and not one more from the float's binary error)."""
+    nanos = (
+        Decimal(repr(_checked_usd("usd", usd))).scaleb(9).to_integral_value(_ROUNDINGS[rounding])
+    )
+    return int(nanos)
+
+
+def nanos_to_usd(nanos: int) -> float:
+    """Whole nano-dollars as dollars."""
+    return nanos / NANOS_PER_USD
+
+
+def _remaining(limit: int | None, spent: int, reserved: int) -> int | None:
+    return None if limit is None else max(limit - spent - reserved, 0)
