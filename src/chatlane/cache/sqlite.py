@@ -180,6 +180,7 @@ class SqliteStore(StoreContext):
         self._epoch = 0
         """Bumped when the file is replaced: every thread then opens a new connection."""
         self._closed = False
+        self._setup = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._executor_pid = 0
         self._outages = OutageLog(repr(self))
@@ -333,12 +334,16 @@ class SqliteStore(StoreContext):
             self._path, timeout=_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
         )
         try:
-            db.execute("PRAGMA journal_mode = WAL").fetchone()
-            db.execute("PRAGMA synchronous = NORMAL")  # durable enough for a cache, and fast
-            if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
-                with _transaction(db):
-                    for statement in _SCHEMA:
-                        db.execute(statement)
+            # Switching a new file to WAL and making its tables take the whole file: threads
+            # opening their first connections at once would refuse each other without waiting
+            # ("database is locked"), so this process does it one connection at a time.
+            with self._setup:
+                db.execute("PRAGMA journal_mode = WAL").fetchone()
+                db.execute("PRAGMA synchronous = NORMAL")  # durable enough for a cache, and fast
+                if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
+                    with _transaction(db):
+                        for statement in _SCHEMA:
+                            db.execute(statement)
             if connection.file is None:  # the file was made just now
                 connection.file = _file_id(self._path)
         except BaseException:
