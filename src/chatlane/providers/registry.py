@@ -17,6 +17,7 @@ __all__ = ["PROVIDERS", "Provider", "StructuredOutputMode", "get_provider"]
 
 _OPENAI_ONLY = frozenset({"safe_prompt", "prompt_mode"})
 
+
 @dataclass(frozen=True, slots=True)
 class Provider:
     name: str
