@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from chatlane.core.errors import ConfigurationError
+from chatlane.local.prefix import MIN_BATCH, SavedState, StateCache, chunks, reusable
 
 __all__ = [
     "INSTALL_HINT",
@@ -92,7 +93,7 @@ class Sampling:
 class LlamaModel:
     """A loaded GGUF model (or only its vocabulary) behind a typed surface."""
 
-    def __init__(self, llama: Any) -> None:
+    def __init__(self, llama: Any, *, saved_bytes: int = 0) -> None:
         self._llama = llama
         # Free llama.cpp's memory when this object goes, or at exit while llama_cpp's module
         # is still whole (its own __del__ fails noisily during interpreter shutdown).
@@ -101,10 +102,31 @@ class LlamaModel:
         self._vocab = llama._model.vocab
         self._bos = int(llama.token_bos())
         self._formatter: Any = None
+        self._n_batch = int(llama.n_batch)
+        self._n_vocab = int(llama.n_vocab())
+        # What the context's KV holds, and how many leading tokens of it were evaluated in
+        # batches (reusable by reproducible requests).
+        self._tokens: list[int] = []
+        self._canonical = 0
+        self._saved = StateCache(saved_bytes)
+        self._exact_reuse: bool | None = None
+        self.last_reused = 0
+        """Prompt tokens the latest generation took from the context or a saved state."""
 
     @classmethod
-    def load(cls, path: str, *, n_ctx: int, n_threads: int, vocab_only: bool = False) -> LlamaModel:
-        """Load weights (or only the vocabulary, ~0.1 s) from a GGUF file."""
+    def load(
+        cls,
+        path: str,
+        *,
+        n_ctx: int,
+        n_threads: int,
+        vocab_only: bool = False,
+        saved_bytes: int = 0,
+    ) -> LlamaModel:
+        """Load weights (or only the vocabulary, ~0.1 s) from a GGUF file.
+
+        ``saved_bytes`` bounds the KV states kept for prompts other than the current one.
+        """
         module = require_llama_cpp()
         llama = module.Llama(
             model_path=path,
@@ -114,7 +136,7 @@ class LlamaModel:
             vocab_only=vocab_only,
             verbose=False,
         )
-        return cls(llama)
+        return cls(llama, saved_bytes=saved_bytes)
 
     @property
     def n_ctx(self) -> int:
@@ -164,26 +186,27 @@ class LlamaModel:
             return ""
         return bytes(self._llama.detokenize([token], special=True)).decode("utf-8", "replace")
 
+    # -- evaluation and reuse of prefixes (see chatlane.local.prefix) --------------------
+
     def generate(
-        self, tokens: Sequence[int], sampling: Sampling, grammar: str | None, *, fresh: bool
+        self, tokens: Sequence[int], sampling: Sampling, grammar: str | None, *, exact: bool
     ) -> Generator[int, None, None]:
         """Sampled token ids, one at a time, for as long as the caller keeps pulling.
 
-        Unless ``fresh``, llama.cpp reuses the cached prefix shared with the previous prompt,
-        so a follow-up request over the same conversation only evaluates the new tokens. That
-        changes how the prompt is batched, and with it the last bits of the logits: enough to
-        send seeded sampling down another path. ``fresh`` evaluates the whole prompt, for
-        results that repeat exactly.
+        The prompt reuses the evaluated prefix it shares with the context or with a saved
+        state. ``exact`` (a reproducible request) reuses only tokens evaluated the way a
+        fresh evaluation would evaluate them, so its answer is the same either way.
         """
         llama = self._llama
-        if fresh:
-            llama.reset()
+        prompt = list(tokens)
+        self._prefill(prompt, exact=exact)
         compiled = None
         if grammar is not None:
             compiled = self._module.LlamaGrammar.from_string(grammar, verbose=False)
         llama.set_seed(sampling.seed)
+        # The prompt is evaluated up to its last token: llama-cpp-python samples at once.
         steps = llama.generate(
-            list(tokens),
+            prompt,
             top_k=sampling.top_k,
             top_p=sampling.top_p,
             min_p=sampling.min_p,
@@ -198,10 +221,148 @@ class LlamaModel:
                 yield int(token)
         finally:
             steps.close()
+            # Generated tokens were evaluated one at a time: not canonical (settle() fixes it).
+            self._tokens = [int(t) for t in llama.input_ids[: llama.n_tokens]]
+
+    @property
+    def unsettled(self) -> int:
+        """Tokens in the context that a reproducible request cannot reuse yet."""
+        return len(self._tokens) - self._canonical
+
+    def settle(self) -> bool:
+        """Evaluate the generated tokens again as a batch, so later prompts may reuse them.
+
+        Returns whether there was anything to do.
+        """
+        tokens = self._tokens
+        if self._canonical >= len(tokens) or len(tokens) < MIN_BATCH:
+            return False
+        start = min(self._canonical, len(tokens) - MIN_BATCH)
+        self._evaluate(tokens, start)
+        self._canonical = len(tokens)
+        return True
+
+    def reuse_is_exact(self) -> bool:
+        """Whether this build gives a token the same KV in every split into batches of two or
+        more (checked once, on a short probe: one batch against uneven smaller ones)."""
+        if self._exact_reuse is None:
+            self._exact_reuse = self._probe()
+            if not self._exact_reuse:
+                _log.info(
+                    "llama.cpp computes batches of different sizes differently here: "
+                    "reproducible requests evaluate their whole prompt"
+                )
+        return self._exact_reuse
+
+    @property
+    def saved_states(self) -> StateCache:
+        return self._saved
+
+    def forget(self) -> None:
+        """Drop the context's KV and every saved state: the next prompt is evaluated whole."""
+        self._llama.n_tokens = 0
+        self._llama._ctx.kv_cache_seq_rm(-1, 0, -1)
+        self._tokens, self._canonical = [], 0
+        self._saved.clear()
+
+    def _prefill(self, prompt: list[int], *, exact: bool) -> None:
+        """Put the KV of ``prompt`` in the context, up to the logits of its last token."""
+        if exact and not self.reuse_is_exact():
+            keep = 0
+        else:
+            keep = reusable(self._tokens, self._canonical, prompt, exact=exact)
+            saved, length = self._saved.best(prompt, exact=exact)
+            if saved is not None and length > keep:
+                self._stash()
+                keep = length if self._load(saved) else 0
+            elif keep < len(self._tokens) // 2:
+                self._stash()  # most of the context is about to go: keep a copy
+        canonical = len(prompt) if keep <= self._canonical else self._canonical
+        if len(prompt) < MIN_BATCH:
+            canonical = 0
+        self._tokens = self._tokens[:keep]
+        self.last_reused = keep
+        self._evaluate(prompt, keep)
+        self._tokens = prompt
+        self._canonical = canonical
+
+    def _evaluate(self, tokens: Sequence[int], start: int) -> None:
+        """Drop the context after ``start`` and evaluate ``tokens[start:]`` in batches of
+        :data:`MIN_BATCH` tokens or more."""
+        llama = self._llama
+        llama.n_tokens = start
+        llama._ctx.kv_cache_seq_rm(-1, start, -1)
+        for a, b in chunks(start, len(tokens), self._n_batch):
+            llama.eval(list(tokens[a:b]))
+
+    def _state_bytes(self) -> bytes:
+        ctx = self._llama._ctx.ctx
+        size = int(self._module.llama_state_seq_get_size(ctx, 0))
+        buffer = (ctypes.c_uint8 * size)()
+        written = int(self._module.llama_state_seq_get_data(ctx, buffer, size, 0))
+        return ctypes.string_at(buffer, written)
+
+    def _stash(self) -> None:
+        """Save the context's KV among the saved states (when it is worth it and fits)."""
+        if len(self._tokens) < _MIN_SAVED_TOKENS or self._saved.max_bytes == 0:
+            return
+        self._saved.put(SavedState(tuple(self._tokens), self._canonical, self._state_bytes()))
+
+    def _load(self, state: SavedState) -> bool:
+        self._saved.take(state)
+        llama = self._llama
+        llama._ctx.kv_cache_seq_rm(-1, 0, -1)
+        self._tokens, self._canonical = [], 0
+        llama.n_tokens = 0
+        data = state.data
+        buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if int(self._module.llama_state_seq_set_data(llama._ctx.ctx, buffer, len(data), 0)) == 0:
+            llama._ctx.kv_cache_seq_rm(-1, 0, -1)
+            return False  # not loaded: evaluated afresh instead
+        n = len(state.tokens)
+        llama.input_ids[:n] = state.tokens
+        llama.n_tokens = n
+        llama._requires_eval = True
+        self._tokens, self._canonical = list(state.tokens), state.canonical
+        return True
+
+    def _logits(self) -> bytes:
+        return ctypes.string_at(self._llama._ctx.get_logits(), self._n_vocab * 4)
+
+    def _probe(self) -> bool:
+        tokens = self.tokenize(_PROBE_TEXT, special=False)[:_PROBE_TOKENS]
+        live = (list(self._tokens), self._canonical, self._state_bytes() if self._tokens else b"")
+        results = []
+        for splits in ([len(tokens)], [*_PROBE_SPLITS, len(tokens)]):
+            self._llama.n_tokens = 0
+            self._llama._ctx.kv_cache_seq_rm(-1, 0, -1)
+            start = 0
+            for stop in splits:
+                self._llama.eval(tokens[start:stop])
+                start = stop
+            results.append((self._logits(), self._state_bytes()))
+        self._llama.n_tokens = 0
+        self._llama._ctx.kv_cache_seq_rm(-1, 0, -1)
+        self._tokens, self._canonical = [], 0
+        if live[0]:
+            self._load(SavedState(tuple(live[0]), live[1], live[2]))
+        return results[0] == results[1]
 
     def close(self) -> None:
+        self._saved.clear()
         self._release()
 
+
+# A context this short is not worth a saved copy.
+_MIN_SAVED_TOKENS = 32
+# The batch-invariance probe: one batch of these tokens against uneven batches of 5, 2, 3
+# and the rest (sizes that also catch kernels working in groups of four rows).
+_PROBE_TEXT = (
+    "The lighthouse keeper counted ships at dawn, wrote their names in a blue book, "
+    "and sent the list to the harbour office before the tide turned."
+)
+_PROBE_TOKENS = 24
+_PROBE_SPLITS = [5, 7, 10]
 
 # Used when a GGUF file carries no chat template.
 _CHATML = (

@@ -16,10 +16,18 @@ What the model cannot do reliably by itself is made reliable around it:
 
 One model is loaded (lazily, once) per engine and shared; generations are serialized by a
 lock because a llama.cpp context serves one sequence at a time.
+
+A prompt reuses the evaluated prefix it shares with the previous one (conversation history,
+system prompt, tool definitions) or with a saved state of another conversation (least
+recently used dropped first, within ``prefix_cache_bytes``). Reproducible requests get the
+same answer either way: see :mod:`chatlane.local.prefix`. Once a generation ends, a
+background thread evaluates its tokens again as a batch, so that the next turn of the
+conversation reuses them too.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -42,9 +50,12 @@ from chatlane.local.prompt import (
     decision_turns,
 )
 from chatlane.local.request import ChatRequest, parse_messages, parse_request
+from chatlane.local.settings import DEFAULT_PREFIX_CACHE_BYTES
 from chatlane.local.toolcalls import RepeatGuard, ToolCallSplitter
 
 __all__ = ["LocalEngine", "LocalEngineError", "default_model_path"]
+
+_log = logging.getLogger("chatlane.local")
 
 # A mild repetition penalty (llama-cpp-python's chat default) for text and JSON answers.
 # Free text: greedy decoding of a 135M model otherwise falls into loops. JSON: forced tokens
@@ -79,8 +90,12 @@ class LocalEngine:
         *,
         n_ctx: int = 4096,
         n_threads: int | None = None,
+        prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES,
     ) -> None:
         """Check that the engine can run; the model itself loads on first use.
+
+        ``prefix_cache_bytes`` bounds the evaluated prompts kept besides the current one
+        (0 keeps none; the current one is always reused).
 
         Raises ConfigurationError when llama-cpp-python or the model file is missing.
         """
@@ -99,11 +114,13 @@ class LocalEngine:
         # spin while waiting for each other, so they must not outnumber the usable cores: with
         # one of two cores busy elsewhere, two threads decode ~3.5x slower than on an idle box.
         self.n_threads = n_threads or default_threads()
+        self.prefix_cache_bytes = prefix_cache_bytes
         self.load_seconds: float | None = None
         self._model: LlamaModel | None = None
         self._vocab: LlamaModel | None = None
         self._load_lock = threading.Lock()
         self._generate_lock = threading.Lock()
+        self._settler: threading.Thread | None = None
 
     # -- loading and counting ------------------------------------------------------------
 
@@ -135,7 +152,11 @@ class LocalEngine:
     def _open(self, *, vocab_only: bool) -> LlamaModel:
         try:
             return LlamaModel.load(
-                self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads, vocab_only=vocab_only
+                self.model_path,
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                vocab_only=vocab_only,
+                saved_bytes=self.prefix_cache_bytes,
             )
         except ConfigurationError:
             raise
@@ -226,19 +247,64 @@ class LocalEngine:
         """What the model writes for ``plan``, holding the model for the whole generation."""
         model = self._loaded()
         request = plan.request
+        try:
+            with self._generate_lock:
+                try:
+                    tool = self._route(model, plan)
+                    if tool is None:
+                        assert plan.answer_prompt is not None
+                        yield from self._answer(
+                            model, plan.answer_prompt, plan.answer_grammar, request
+                        )
+                    else:
+                        assert plan.call_prompt is not None
+                        yield from self._calls(model, plan.call_prompt, tool, request)
+                except LocalEngineError:
+                    raise
+                except Exception as exc:
+                    raise LocalEngineError(500, f"local generation failed: {exc}") from exc
+        finally:
+            if model.unsettled > 0:
+                self._settle_later(model)
+
+    # -- reuse of the reply by the next turn ----------------------------------------------
+
+    def _settle_later(self, model: LlamaModel) -> None:
+        """Evaluate the reply's tokens again as a batch, in the background, so the next
+        turn reuses them even when reproducible. A request arriving first just goes first.
+
+        The thread is not a daemon: interpreter exit waits for it (at most a batch
+        evaluation) rather than freeing the model under it.
+        """
+        settler = self._settler
+        if settler is not None and settler.is_alive():
+            return
+        settler = threading.Thread(
+            target=self._settle, args=(model,), name="chatlane-local-settle", daemon=False
+        )
+        self._settler = settler
+        settler.start()
+
+    def _settle(self, model: LlamaModel) -> None:
         with self._generate_lock:
             try:
-                tool = self._route(model, plan)
-                if tool is None:
-                    assert plan.answer_prompt is not None
-                    yield from self._answer(model, plan.answer_prompt, plan.answer_grammar, request)
-                else:
-                    assert plan.call_prompt is not None
-                    yield from self._calls(model, plan.call_prompt, tool, request)
-            except LocalEngineError:
-                raise
-            except Exception as exc:
-                raise LocalEngineError(500, f"local generation failed: {exc}") from exc
+                model.settle()
+            except Exception:  # the next prompt evaluates those tokens itself
+                _log.debug("settling the reply's tokens failed", exc_info=True)
+
+    def clear_prefixes(self) -> None:
+        """Forget every evaluated prompt (frees the saved states; the next request evaluates
+        its whole prompt)."""
+        model = self._current()
+        if model is not None:
+            with self._generate_lock:
+                model.forget()
+
+    def wait_idle(self, timeout: float | None = None) -> None:
+        """Wait for background work on the last reply (benchmarks and tests)."""
+        settler = self._settler
+        if settler is not None:
+            settler.join(timeout)
 
     def _route(self, model: LlamaModel, plan: _Plan) -> str | None:
         """None to answer in text; otherwise "" (any tool) or the tool the reply starts with.
@@ -264,7 +330,7 @@ class LocalEngine:
                 sampling=greedy,
                 max_tokens=32,
                 grammar=grammars.choice_grammar(options),
-                fresh=request.reproducible,
+                exact=request.reproducible,
                 outcome=outcome,
             )
         )
@@ -294,7 +360,7 @@ class LocalEngine:
             max_tokens=self._budget(prompt, request),
             stops=request.stop,
             grammar=grammar,
-            fresh=request.reproducible,
+            exact=request.reproducible,
             outcome=outcome,
         ):
             yield wire.TextPiece(text)
@@ -320,7 +386,7 @@ class LocalEngine:
             sampling=self._sampling(request, repeat_penalty=1.0),
             max_tokens=self._budget(prompt, request),
             grammar=grammar,
-            fresh=request.reproducible,
+            exact=request.reproducible,
             outcome=outcome,
         )
         try:

@@ -64,17 +64,18 @@ def generate_text(
     max_tokens: int,
     stops: Sequence[str] = (),
     grammar: str | None = None,
-    fresh: bool = True,
+    exact: bool = True,
     outcome: Outcome,
 ) -> Generator[str, None, None]:
     """Yield text pieces as the model writes them; ``outcome`` says how it ended.
 
     Stops pulling tokens (and so stops the model) as soon as the caller stops iterating.
-    ``fresh`` evaluates the whole prompt instead of reusing a cached prefix (reproducible).
+    ``exact`` (a reproducible request) reuses only a prefix evaluated exactly as a fresh
+    evaluation would: the answer is the same whether or not the prefix was cached.
     """
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     scanner = StopScanner(stops)
-    tokens = model.generate(prompt, sampling, grammar, fresh=fresh)
+    tokens = model.generate(prompt, sampling, grammar, exact=exact)
     try:
         for token in tokens:
             if model.is_end(token):

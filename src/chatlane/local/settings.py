@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 __all__ = ["LocalModel"]
 
+DEFAULT_PREFIX_CACHE_BYTES = 64 * 2**20
+"""Memory for saved prompt states by default: SmolLM2-135M's KV is ~23 KB a token, so
+~2,900 tokens (a few conversations of a few turns)."""
+
 _engines: dict[LocalModel, LocalEngine] = {}
 _engines_lock = threading.Lock()
 
@@ -29,11 +33,18 @@ class LocalModel:
     any other GGUF chat model works, named by its file stem. ``n_threads=None`` uses every
     usable CPU core but one (at most 8), which keeps generation fast when other work needs
     the CPU too.
+
+    A prompt reuses the evaluated prefix it shares with the previous prompt;
+    ``prefix_cache_bytes`` (64 MiB by default, 0 for none) is the memory for the evaluated
+    prompts of other conversations, so that several served by one engine keep theirs
+    (least recently used dropped first). Reproducible requests (``temperature=0`` or a
+    seed) answer the same with or without a cached prefix.
     """
 
     model_path: str | None = None
     n_ctx: int = 4096
     n_threads: int | None = None
+    prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES
 
     def model_info(self) -> ModelInfo:
         """What these settings make of the model: its context window is ``n_ctx`` (what the
@@ -62,7 +73,10 @@ class LocalModel:
                     from chatlane.local.engine import LocalEngine
 
                     engine = LocalEngine(
-                        self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads
+                        self.model_path,
+                        n_ctx=self.n_ctx,
+                        n_threads=self.n_threads,
+                        prefix_cache_bytes=self.prefix_cache_bytes,
                     )
                     _engines[self] = engine
         return engine

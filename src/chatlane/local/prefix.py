@@ -1,0 +1,139 @@
+"""Which part of an evaluated prompt a new prompt may reuse, and the saved states of others.
+
+llama.cpp keeps the keys and values (KV) of every token it evaluated; a prompt that starts
+with tokens already evaluated only needs its new tokens evaluated. Reuse must not change the
+answer of a reproducible request (``temperature=0`` or a seed), and on the CPU build measured
+(llama.cpp 0.3.36 bindings, SmolLM2 Q4_1, 1 and 2 threads, flash attention off) the numbers
+of a token depend on how it was evaluated in exactly one way:
+
+- a token evaluated in a batch of two or more tokens gets the same KV, bit for bit, however
+  the prompt was split into batches (one batch, 512-token chunks, 32-token chunks, chunks
+  that start anywhere, batches of two);
+- a token evaluated alone, as every generated token is, may get a different KV (one-token
+  batches take other matrix kernels), and the tokens after it inherit the difference.
+
+So every prompt is evaluated in batches of at least :data:`MIN_BATCH` tokens, and a state
+records how many of its leading tokens were evaluated that way (``canonical``): a
+reproducible request reuses no more than that, any other request reuses the whole common
+prefix. Generated tokens become canonical when :meth:`LlamaModel.settle` evaluates them again
+as one batch (the engine does it in the background once a generation ends). Whether the
+build behaves so is checked once per model (``LlamaModel.reuse_is_exact``); where it does not
+(flash attention, repacked weights that split batches by four, ...), reproducible requests
+evaluate their whole prompt.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "MIN_BATCH",
+    "SavedState",
+    "StateCache",
+    "chunks",
+    "common_prefix",
+    "reusable",
+]
+
+MIN_BATCH = 2
+"""The smallest batch whose KV is the same as in any other split of the prompt."""
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Number of leading tokens ``a`` and ``b`` share."""
+    n = min(len(a), len(b))
+    if list(a[:n]) == list(b[:n]):
+        return n
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def reusable(tokens: Sequence[int], canonical: int, prompt: Sequence[int], *, exact: bool) -> int:
+    """How many leading tokens of ``prompt`` a state holding ``tokens`` can serve.
+
+    ``exact`` (a reproducible request) reuses only the ``canonical`` tokens. At least
+    :data:`MIN_BATCH` tokens are always left to evaluate: the last one's logits are needed,
+    and they must come from a batch that size.
+    """
+    keep = common_prefix(tokens, prompt)
+    if exact:
+        keep = min(keep, canonical)
+    return max(0, min(keep, len(prompt) - MIN_BATCH))
+
+
+def chunks(start: int, end: int, size: int) -> list[tuple[int, int]]:
+    """Batches ``[a, b)`` covering ``[start, end)``: at most ``size`` tokens, at least
+    :data:`MIN_BATCH` each (unless the whole range is shorter)."""
+    size = max(size, 2 * MIN_BATCH)
+    out: list[tuple[int, int]] = []
+    pos = start
+    while pos < end:
+        stop = min(end, pos + size)
+        if 0 < end - stop < MIN_BATCH:
+            stop = end - MIN_BATCH
+        out.append((pos, stop))
+        pos = stop
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class SavedState:
+    """The KV of one evaluated token sequence, copied out of the llama.cpp context."""
+
+    tokens: tuple[int, ...]
+    canonical: int
+    data: bytes
+
+
+class StateCache:
+    """Saved states within a byte budget, the least recently used dropped first."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max(0, max_bytes)
+        self._states: OrderedDict[tuple[int, ...], SavedState] = OrderedDict()
+        self._bytes = 0
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def put(self, state: SavedState) -> bool:
+        """Keep ``state`` (replacing one of the same tokens); False when it cannot fit."""
+        if len(state.data) > self.max_bytes:
+            return False
+        self._drop(state.tokens)
+        while self._states and self._bytes + len(state.data) > self.max_bytes:
+            self._drop(next(iter(self._states)))
+        self._states[state.tokens] = state
+        self._bytes += len(state.data)
+        return True
+
+    def best(self, prompt: Sequence[int], *, exact: bool) -> tuple[SavedState | None, int]:
+        """The saved state serving the longest prefix of ``prompt``, and that length."""
+        found: SavedState | None = None
+        length = 0
+        for state in self._states.values():
+            n = reusable(state.tokens, state.canonical, prompt, exact=exact)
+            if n > length:
+                found, length = state, n
+        return found, length
+
+    def take(self, state: SavedState) -> None:
+        """Remove ``state``: it is being loaded into the context."""
+        self._drop(state.tokens)
+
+    def clear(self) -> None:
+        self._states.clear()
+        self._bytes = 0
+
+    def _drop(self, tokens: tuple[int, ...]) -> None:
+        state = self._states.pop(tokens, None)
+        if state is not None:
+            self._bytes -= len(state.data)
