@@ -33,6 +33,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import aiohttp
 import urllib3
 
+import production
 from measure import (
     IN_FLIGHT,
     NotAvailable,
@@ -70,6 +71,7 @@ SECTIONS = [
     Section("import", "Import time in a fresh interpreter (lower is better)"),
     Section("cli", "`chatlane --help`, the whole process (lower is better)"),
     Section("local", "Embedded model, SmolLM2-135M, greedy, 96 tokens (higher is better)"),
+    *production.SECTIONS,
 ]
 TARGETS = [
     Target("sync per call <= 1.3x raw urllib3", "sync", 1.3, at_most=True),
@@ -79,6 +81,7 @@ TARGETS = [
     Target("import chatlane < 150 ms", "import", 150, at_most=True, unit="ms"),
     Target("chatlane --help < 500 ms", "cli", 500, at_most=True, unit="ms"),
     Target("embedded model tokens/s >= 0.95x llama-cpp-python", "local", 0.95, at_most=False),
+    *production.TARGETS,
 ]
 MEASURED = [
     "- The upstream is nginx on loopback (keep-alive on, access log off) serving a canned",
@@ -104,6 +107,7 @@ MEASURED = [
     "  prompt and thread count. At temperature 0 chatlane re-reads the whole prompt so that",
     "  greedy output is reproducible, while llama-cpp-python reuses its cached prompt from the",
     "  previous run: that, not overhead, is the first-token gap.",
+    *production.MEASURED,
 ]
 
 SyncCall = Callable[[], object]
@@ -553,13 +557,16 @@ def local_rows(repeats: int) -> list[Row]:
 # --- the machine, the upstream ------------------------------------------------------------
 
 
-def machine() -> list[tuple[str, str]]:
+def machine(load_before: float) -> list[tuple[str, str]]:
+    load_after = os.getloadavg()[0]
     return [
         ("CPU", f"{cpu_model()}, {os.cpu_count()} cores"),
         ("OS", platform_name()),
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
         ("Libraries", versions()),
         ("Upstream", nginx_version()),
+        ("Redis", production.redis_version()),
+        ("Load average (1 min)", f"{load_before:.2f} at the start, {load_after:.2f} at the end"),
     ]
 
 
@@ -579,7 +586,7 @@ def platform_name() -> str:
 
 def versions() -> str:
     names = ["chatlane", "urllib3", "aiohttp", "msgspec", "openai", "litellm", "httpx"]
-    names.append("llama_cpp_python")
+    names += ["llama_cpp_python", "redis", "opentelemetry-api"]
     found = []
     for name in names:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
@@ -620,33 +627,56 @@ def main() -> None:
     parser.add_argument("--out", default="docs/benchmarks.md", help="where to write the report")
     parser.add_argument("--quick", action="store_true", help="fewer calls: a smoke run")
     parser.add_argument("--no-local", action="store_true", help="skip the embedded model")
+    parser.add_argument("--redis", help="a private Redis for the cache table (bench/run.sh)")
+    parser.add_argument(
+        "--only-production",
+        action="store_true",
+        help="only the production pieces' tables (give --out: a partial report)",
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
+    pieces = production.QUICK if args.quick else production.FULL
     root = f"http://127.0.0.1:{args.port}"
     check_upstream(root)
+    load_before = os.getloadavg()[0]
 
     chatlane = optional("chatlane")
     openai, litellm, httpx = optional("openai"), optional("litellm"), optional("httpx")
     litellm.suppress_debug_info = True  # no "Give Feedback" banners between the rows
     base, stream_base = f"{root}/v1", f"{root}/stream/v1"
-    rows = progress("sync", lambda: sync_rows(base, sizes, chatlane, openai, litellm))
-    rows += progress("async", lambda: asyncio.run(async_rows(base, sizes, chatlane, openai, httpx)))
-    rows += progress("stream", lambda: stream_rows(stream_base, sizes, chatlane, openai, litellm))
+    rows: list[Row] = []
+    if not args.only_production:
+        rows += progress("sync", lambda: sync_rows(base, sizes, chatlane, openai, litellm))
+        rows += progress(
+            "async", lambda: asyncio.run(async_rows(base, sizes, chatlane, openai, httpx))
+        )
+        rows += progress(
+            "stream", lambda: stream_rows(stream_base, sizes, chatlane, openai, litellm)
+        )
+        rows += progress(
+            "stream-async",
+            lambda: asyncio.run(async_stream_rows(stream_base, sizes, chatlane, openai)),
+        )
+        rows += progress("import", lambda: import_rows(sizes))
+        rows += progress("cli", lambda: cli_rows(max(sizes.import_runs.values())))
+        if args.no_local:
+            rows += [Row("local", "embedded model", None, "tokens/s", "skipped (--no-local)")]
+        else:
+            rows += progress("local", lambda: local_rows(sizes.local_repeats))
+    rows += progress("pieces-sync", lambda: production.sync_rows(base, pieces, chatlane))
     rows += progress(
-        "stream-async",
-        lambda: asyncio.run(async_stream_rows(stream_base, sizes, chatlane, openai)),
+        "pieces-async", lambda: asyncio.run(production.async_rows(base, pieces, chatlane))
     )
-    rows += progress("import", lambda: import_rows(sizes))
-    rows += progress("cli", lambda: cli_rows(max(sizes.import_runs.values())))
-    if args.no_local:
-        rows += [Row("local", "embedded model", None, "tokens/s", "skipped (--no-local)")]
-    else:
-        rows += progress("local", lambda: local_rows(sizes.local_repeats))
+    rows += progress("cache-hit", lambda: production.hit_rows(base, pieces, chatlane, args.redis))
+    rows += progress("budget", lambda: production.budget_rows(base, pieces, chatlane))
 
-    checks = check(TARGETS, rows)
-    print(console(SECTIONS, rows, checks))
+    sections, targets = SECTIONS, TARGETS
+    if args.only_production:
+        sections, targets = production.SECTIONS, production.TARGETS
+    checks = check(targets, rows)
+    print(console(sections, rows, checks))
     date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    text = markdown(SECTIONS, rows, checks, machine(), MEASURED, date)
+    text = markdown(sections, rows, checks, machine(load_before), MEASURED, date)
     pathlib.Path(args.out).write_text(text)
     print(f"\nwrote {args.out}")
 

@@ -26,23 +26,35 @@ class Row:
     unit: str
     detail: str = ""
     role: str = ""
+    decimals: int = 0
 
     def shown(self) -> str:
-        return "n/a" if self.value is None else f"{self.value:,.0f} {self.unit}"
+        if self.value is None:
+            return "n/a"
+        return f"{self.value:,.{self.decimals}f} {self.unit}".rstrip()
 
 
 @dataclass(frozen=True)
 class Target:
-    """chatlane's row as a ratio to the section baseline, or, given a unit, against a limit."""
+    """chatlane's row as a ratio to the section baseline, or, given a unit, against a limit.
+    ``row`` names the row to read (by its label) in place of chatlane's."""
 
     label: str
     section: str
     limit: float
     at_most: bool
     unit: str = ""  # for a fixed limit; a ratio reads "1.00x"
+    row: str = ""
+    decimals: int = 0
 
     def measure(self, rows: Sequence[Row]) -> float | None:
-        mine = find(rows, self.section, CHATLANE)
+        if self.row:
+            mine = next(
+                (r.value for r in rows if r.section == self.section and r.label == self.row),
+                None,
+            )
+        else:
+            mine = find(rows, self.section, CHATLANE)
         if self.unit:
             return mine
         base = find(rows, self.section, BASELINE)
@@ -59,7 +71,7 @@ class Target:
     def shown(self, measured: float | None) -> str:
         if measured is None:
             return "n/a"
-        return f"{measured:,.0f} {self.unit}" if self.unit else f"{measured:.2f}x"
+        return f"{measured:,.{self.decimals}f} {self.unit}" if self.unit else f"{measured:.2f}x"
 
 
 @dataclass(frozen=True)
@@ -131,14 +143,16 @@ def markdown(
         "## How to run",
         "",
         "```sh",
-        "make bench                      # full run, about two minutes; rewrites this file",
+        "make bench                      # full run, a few minutes; rewrites this file",
         "bash bench/run.sh --quick       # a smoke run with fewer calls",
         "```",
         "",
-        "`bench/run.sh` installs nginx from Debian when it is missing, creates `.venv-bench`",
-        "(chatlane in editable mode plus openai, litellm and httpx, which chatlane itself never",
-        "needs), starts nginx on a free loopback port with a generated configuration under",
-        "`bench/.work/`, runs `bench/bench.py`, and stops nginx again.",
+        "`bench/run.sh` installs nginx and redis-server from Debian when they are missing,",
+        "creates `.venv-bench` (chatlane in editable mode with its redis and otel extras, plus",
+        "openai, litellm and httpx, which chatlane itself never needs), starts nginx on a free",
+        "loopback port with a generated configuration and a private redis-server on a unix",
+        "socket, both under `bench/.work/`, runs `bench/bench.py` (which runs",
+        "`bench/production.py` for the production pieces), and stops both again.",
         "",
         "## Machine",
         "",
