@@ -26,12 +26,17 @@ E = TypeVar("E", bound=errors.ChatlaneError)
 NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
+_SOONEST = 1e-6
+"""The smallest timeout handed to a transport: a socket given 0 does not time out, it turns
+non-blocking, and its read fails as a broken connection instead of a timeout."""
+
+
 def _cap(limit: float | None, remaining: float | None) -> float | None:
     if remaining is None:
-        return limit
+        return None if limit is None else max(limit, _SOONEST)
     if limit is None:
-        return max(remaining, 0.0)
-    return max(min(limit, remaining), 0.0)
+        return max(remaining, _SOONEST)
+    return max(min(limit, remaining), _SOONEST)
 
 
 @dataclass(slots=True)
