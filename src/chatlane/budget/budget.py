@@ -25,6 +25,7 @@ from chatlane.budget.reservations import (
     BudgetLike,
     BudgetState,
     Reservation,
+    StateReadings,
     _checked_policy,
     _new_reservation,
     _state,
@@ -59,7 +60,7 @@ __all__ = [
 ]
 
 
-class Budget:
+class Budget(StateReadings):
     """A spending limit in dollars (``usd``), tokens (``tokens``) or both, for one process.
 
     Before each attempt, :meth:`reserve` its worst case: it raises :class:`BudgetExceeded`
@@ -208,31 +209,3 @@ class Budget:
 
     async def astate(self) -> BudgetState:
         return self.state()
-
-    @property
-    def spent_usd(self) -> float:
-        """Dollars settled (see :class:`BudgetState` for unknown prices)."""
-        return self.state().spent_usd
-
-    @property
-    def reserved_usd(self) -> float:
-        """Dollars held by attempts in flight."""
-        return self.state().reserved_usd
-
-    @property
-    def remaining_usd(self) -> float | None:
-        """Dollars that can still be reserved (None: no dollar limit)."""
-        return self.state().remaining_usd
-
-    @property
-    def spent_tokens(self) -> int:
-        return self.state().spent_tokens
-
-    @property
-    def reserved_tokens(self) -> int:
-        return self.state().reserved_tokens
-
-    @property
-    def remaining_tokens(self) -> int | None:
-        """Tokens that can still be reserved (None: no token limit)."""
-        return self.state().remaining_tokens

@@ -45,6 +45,7 @@ from chatlane.budget.redis_scripts import SCRIPTS, ScriptName
 from chatlane.budget.reservations import (
     BudgetState,
     Reservation,
+    StateReadings,
     UnknownPricePolicy,
     _checked_policy,
     _new_reservation,
@@ -71,7 +72,7 @@ _AsyncScripts = tuple["redis.asyncio.Redis", dict[ScriptName, Any]]
 """An event loop's client and the scripts registered with it."""
 
 
-class RedisBudget:
+class RedisBudget(StateReadings):
     """A :class:`~chatlane.budget.budget.Budget` kept in Redis and shared by every process
     that gives the same ``url``, ``prefix`` and ``name``; the same operations, sync and
     async (``areserve`` / ``asettle`` / ``arelease``, on redis.asyncio: the event loop is
@@ -436,30 +437,3 @@ class RedisBudget:
         except self._errors as exc:
             raise self._unavailable(exc, self._UNREAD) from None
         return self._state(reply)
-
-    # Each read is a round trip to Redis (use ``state()`` for several, ``astate()`` in
-    # async code).
-
-    @property
-    def spent_usd(self) -> float:
-        return self.state().spent_usd
-
-    @property
-    def reserved_usd(self) -> float:
-        return self.state().reserved_usd
-
-    @property
-    def remaining_usd(self) -> float | None:
-        return self.state().remaining_usd
-
-    @property
-    def spent_tokens(self) -> int:
-        return self.state().spent_tokens
-
-    @property
-    def reserved_tokens(self) -> int:
-        return self.state().reserved_tokens
-
-    @property
-    def remaining_tokens(self) -> int | None:
-        return self.state().remaining_tokens

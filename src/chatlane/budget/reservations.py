@@ -84,6 +84,42 @@ class BudgetState:
     unpriced: int
 
 
+class StateReadings:
+    """The one-number reads of a budget, each from one ``state()`` (a shared budget's is a
+    round trip to Redis: read ``state()`` once for several, ``astate()`` in async code)."""
+
+    def state(self) -> BudgetState:
+        raise NotImplementedError
+
+    @property
+    def spent_usd(self) -> float:
+        """Dollars settled (see :class:`BudgetState` for unknown prices)."""
+        return self.state().spent_usd
+
+    @property
+    def reserved_usd(self) -> float:
+        """Dollars held by attempts in flight."""
+        return self.state().reserved_usd
+
+    @property
+    def remaining_usd(self) -> float | None:
+        """Dollars that can still be reserved (None: no dollar limit)."""
+        return self.state().remaining_usd
+
+    @property
+    def spent_tokens(self) -> int:
+        return self.state().spent_tokens
+
+    @property
+    def reserved_tokens(self) -> int:
+        return self.state().reserved_tokens
+
+    @property
+    def remaining_tokens(self) -> int | None:
+        """Tokens that can still be reserved (None: no token limit)."""
+        return self.state().remaining_tokens
+
+
 @runtime_checkable
 class BudgetLike(Protocol):
     """What a budget offers its callers: the in-process
