@@ -58,7 +58,13 @@ def local_results(repeats: int) -> dict[str, tuple[float, float]]:
     from llama_cpp import Llama
 
     threads = default_threads()  # what chatlane's engine uses: the same for both
-    llama = Llama(model_path=default_model_path(), n_ctx=4096, n_threads=threads, verbose=False)
+    llama = Llama(
+        model_path=default_model_path(),
+        n_ctx=4096,
+        n_threads=threads,
+        n_threads_batch=threads,  # llama-cpp-python's default is every core; chatlane's is not
+        verbose=False,
+    )
     client = chatlane.Client(provider="local", local_model=chatlane.LocalModel(n_threads=threads))
     _direct(llama)
     _chatlane(client)  # loads the engine's own copy of the model
@@ -101,8 +107,8 @@ class Turn:
     chatlane_reused: int
     """Prompt tokens chatlane took from its cached prefix."""
     settle_wait: float
-    """Seconds chatlane's background re-evaluation of the previous reply still had to run
-    when the turn started (0 when it had finished during the other side's turn)."""
+    """Seconds chatlane's background re-evaluation of this turn's reply ran on after the
+    reply ended (in the user's time: the next turn starts when it is done)."""
     back_to_back_ttft: float
     """chatlane with no pause between turns (an agent loop): the previous reply's
     re-evaluation runs before this turn's prompt."""
@@ -127,7 +133,7 @@ class ConversationResults:
 
     def table(self) -> str:
         lines = [
-            "turn  prompt  direct ms  chatlane ms  ratio  reused  settle-wait ms"
+            "turn  prompt  direct ms  chatlane ms  ratio  reused  settle after ms"
             "  | back-to-back: direct ms  chatlane ms  ratio",
         ]
         for t in self.turns:
@@ -219,12 +225,12 @@ def conversation_results(repeats: int = 3) -> ConversationResults:
         mine: list[Any] = []
         theirs: list[Any] = []
         for i in range(n):
-            started = time.perf_counter()
-            engine.wait_idle()
-            runs["wait"][i].append(time.perf_counter() - started)
             runs["chatlane"][i].append(_conversation(through, i, mine))
             reused[i] = model.last_reused
             prompts[i] = len(engine._prompt(model, mine[:-1]))
+            started = time.perf_counter()
+            engine.wait_idle()  # the reply settles in the user's time, not during direct's turn
+            runs["wait"][i].append(time.perf_counter() - started)
             runs["direct"][i].append(_conversation(direct, i, theirs))
         # Agent loop: one side's turns back to back, then the other's.
         engine.wait_idle()

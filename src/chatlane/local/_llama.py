@@ -240,6 +240,7 @@ class LlamaModel:
         start = min(self._canonical, len(tokens) - MIN_BATCH)
         self._evaluate(tokens, start)
         self._canonical = len(tokens)
+        self.reuse_is_exact()  # the one-off probe, off the next request's path
         return True
 
     def reuse_is_exact(self) -> bool:
@@ -267,16 +268,15 @@ class LlamaModel:
 
     def _prefill(self, prompt: list[int], *, exact: bool) -> None:
         """Put the KV of ``prompt`` in the context, up to the logits of its last token."""
-        if exact and not self.reuse_is_exact():
-            keep = 0
-        else:
-            keep = reusable(self._tokens, self._canonical, prompt, exact=exact)
-            saved, length = self._saved.best(prompt, exact=exact)
-            if saved is not None and length > keep:
-                self._stash()
-                keep = length if self._load(saved) else 0
-            elif keep < len(self._tokens) // 2:
-                self._stash()  # most of the context is about to go: keep a copy
+        keep = reusable(self._tokens, self._canonical, prompt, exact=exact)
+        saved, length = self._saved.best(prompt, exact=exact)
+        if exact and max(keep, length) > 0 and not self.reuse_is_exact():
+            keep, saved = 0, None
+        if saved is not None and length > keep:
+            self._stash()
+            keep = length if self._load(saved) else 0
+        elif keep < len(self._tokens) // 2:
+            self._stash()  # most of the context is about to go: keep a copy
         canonical = len(prompt) if keep <= self._canonical else self._canonical
         if len(prompt) < MIN_BATCH:
             canonical = 0
