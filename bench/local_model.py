@@ -195,7 +195,11 @@ def conversation_results(repeats: int = 3) -> ConversationResults:
 
     threads = default_threads()
     llama: Any = Llama(
-        model_path=default_model_path(), n_ctx=4096, n_threads=threads, verbose=False
+        model_path=default_model_path(),
+        n_ctx=4096,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
     )
     client = chatlane.Client(provider="local", local_model=chatlane.LocalModel(n_threads=threads))
     engine = chatlane.LocalModel(n_threads=threads).engine()
@@ -239,6 +243,7 @@ def conversation_results(repeats: int = 3) -> ConversationResults:
         mine, theirs = [], []
         for i in range(n):
             runs["b2b"][i].append(_conversation(through, i, mine))
+        engine.wait_idle()
         for i in range(n):
             runs["direct_b2b"][i].append(_conversation(direct, i, theirs))
     engine.wait_idle()
