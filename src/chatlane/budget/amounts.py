@@ -58,16 +58,27 @@ def _checked_optional_tokens(name: str, value: object) -> int | None:
     return value
 
 
+_SLACK = 1e-15  # a float's relative error, a few units in its last place
+_FLOAT_EXACT = 1e12  # below it that error is far below a nano-dollar
 _ROUNDINGS = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "nearest": ROUND_HALF_UP}
 
 
 def usd_to_nanos(usd: float, *, rounding: Literal["up", "down", "nearest"] = "nearest") -> int:
     """``usd`` dollars as whole nano-dollars, from its shortest decimal form (so ``0.01`` is
     exactly 10,000,000 and not one more from the float's binary error)."""
-    nanos = (
-        Decimal(repr(_checked_usd("usd", usd))).scaleb(9).to_integral_value(_ROUNDINGS[rounding])
-    )
-    return int(nanos)
+    # Integer arithmetic on the scaled float, forgiving only its last-bit binary error
+    # (0.01 * 1e9 is 10000000.000000002, which is 10,000,000): Decimal costs microseconds.
+    usd = _checked_usd("usd", usd)
+    scaled = usd * NANOS_PER_USD
+    if scaled >= _FLOAT_EXACT:  # $1000 and up: from the shortest decimal form, exactly
+        return int(Decimal(repr(usd)).scaleb(9).to_integral_value(_ROUNDINGS[rounding]))
+    if rounding == "up":
+        nanos = math.ceil(scaled)
+        return nanos - 1 if nanos - 1 >= scaled * (1 - _SLACK) else nanos
+    if rounding == "down":
+        nanos = math.floor(scaled)
+        return nanos + 1 if nanos + 1 <= scaled * (1 + _SLACK) else nanos
+    return math.floor(scaled + 0.5)
 
 
 def nanos_to_usd(nanos: int) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from chatlane.budget.pricing import Price
@@ -43,20 +43,58 @@ class ModelTotals:
         """True when some attempts' cost is unknown, so ``cost_usd`` is a lower bound."""
         return self.cost_unknown > 0
 
-    def _add(self, price: Price | None, *, new_request: bool) -> ModelTotals:
-        totals = replace(self, requests=self.requests + new_request, attempts=self.attempts + 1)
+
+_FIELDS = (
+    "requests",
+    "attempts",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "estimated",
+    "cost_unknown",
+)
+
+
+class _Running:
+    """One model's (or all models') totals as they grow: plain additions under the ledger's
+    lock, made into a ``ModelTotals`` only when read."""
+
+    __slots__ = _FIELDS
+    requests: int
+    attempts: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    cost_usd: float
+    estimated: int
+    cost_unknown: int
+
+    def __init__(self) -> None:
+        self.requests = self.attempts = self.estimated = self.cost_unknown = 0
+        self.prompt_tokens = self.completion_tokens = 0
+        self.cached_tokens = self.reasoning_tokens = 0
+        self.cost_usd = 0.0
+
+    def add(self, price: Price | None, new_request: bool) -> None:
+        self.requests += new_request
+        self.attempts += 1
         if price is None:
-            return totals
-        return replace(
-            totals,
-            prompt_tokens=totals.prompt_tokens + price.prompt_tokens,
-            completion_tokens=totals.completion_tokens + price.completion_tokens,
-            cached_tokens=totals.cached_tokens + price.cached_tokens,
-            reasoning_tokens=totals.reasoning_tokens + price.reasoning_tokens,
-            cost_usd=totals.cost_usd + (price.usd or 0.0),
-            estimated=totals.estimated + price.estimated,
-            cost_unknown=totals.cost_unknown + (price.usd is None),
-        )
+            return
+        self.prompt_tokens += price.prompt_tokens
+        self.completion_tokens += price.completion_tokens
+        self.cached_tokens += price.cached_tokens
+        self.reasoning_tokens += price.reasoning_tokens
+        if price.usd is None:
+            self.cost_unknown += 1
+        else:
+            self.cost_usd += price.usd
+        self.estimated += price.estimated
+
+    def totals(self) -> ModelTotals:
+        return ModelTotals(**{name: getattr(self, name) for name in _FIELDS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +111,8 @@ class Ledger:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._models: dict[str, ModelTotals] = {}
-        self._total = ModelTotals()
+        self._models: dict[str, _Running] = {}
+        self._total = _Running()
 
     def record(self, model: str, price: Price | None, *, attempt: int = 1) -> None:
         """Add one attempt of a call to ``model``.
@@ -91,14 +129,17 @@ class Ledger:
             raise UsageError(f"attempt must be a positive integer, not {attempt!r}")
         new_request = attempt == 1
         with self._lock:
-            current = self._models.get(model, ModelTotals())
-            self._models[model] = current._add(price, new_request=new_request)
-            self._total = self._total._add(price, new_request=new_request)
+            running = self._models.get(model)
+            if running is None:
+                running = self._models[model] = _Running()
+            running.add(price, new_request)
+            self._total.add(price, new_request)
 
     def snapshot(self) -> LedgerSnapshot:
         """Every total at one moment (consistent with each other)."""
         with self._lock:
-            return LedgerSnapshot(MappingProxyType(dict(self._models)), self._total)
+            models = {model: running.totals() for model, running in self._models.items()}
+            return LedgerSnapshot(MappingProxyType(models), self._total.totals())
 
     @property
     def by_model(self) -> Mapping[str, ModelTotals]:
@@ -109,17 +150,17 @@ class Ledger:
     def total(self) -> ModelTotals:
         """The totals over all models."""
         with self._lock:
-            return self._total
+            return self._total.totals()
 
     @property
     def total_cost(self) -> float:
         """Dollars of every attempt whose price is known. Attempts of unknown price are
         not in it: when ``total.cost_unknown`` is above 0 this is a lower bound."""
         with self._lock:
-            return self._total.cost_usd
+            return float(self._total.cost_usd)
 
     def reset(self) -> None:
         """Start again from zero."""
         with self._lock:
             self._models = {}
-            self._total = ModelTotals()
+            self._total = _Running()

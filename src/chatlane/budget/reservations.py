@@ -5,6 +5,8 @@ budgets share in making a reservation and a state.
 
 from __future__ import annotations
 
+import itertools
+import os
 import uuid
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
@@ -38,6 +40,20 @@ def _checked_policy(policy: object) -> UnknownPricePolicy:
     raise UsageError(f'on_unknown_price must be "refuse" or "tokens_only", not {policy!r}')
 
 
+# Reservation ids: unique across processes (a random part per process) and cheap to make
+# (a uuid4 per attempt costs microseconds).
+_PROCESS = uuid.uuid4().hex[:16] + "-"
+_NUMBERS = itertools.count(1)
+
+
+def _new_process() -> None:
+    global _PROCESS
+    _PROCESS = uuid.uuid4().hex[:16] + "-"  # a forked child must not repeat its parent's ids
+
+
+os.register_at_fork(after_in_child=_new_process)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Reservation:
     """An attempt's worst case held against one budget until it is settled or released.
@@ -52,7 +68,7 @@ class Reservation:
     tokens: int
     priced: bool
     """False when the attempt's price was unknown and only its tokens are held."""
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = field(default_factory=lambda: f"{_PROCESS}{next(_NUMBERS):x}")
 
     @property
     def usd(self) -> float | None:
