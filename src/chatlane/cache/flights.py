@@ -17,30 +17,47 @@ __all__ = ["Flight", "Flights"]
 
 
 class Flight:
-    """One upstream call in progress."""
+    """One upstream call in progress. Its future is made only when another caller waits
+    (most calls have nobody waiting, and a future with its lock and condition costs)."""
 
-    __slots__ = ("_answer",)
+    __slots__ = ("_answer", "_landed", "_lock", "_value")
 
-    def __init__(self) -> None:
-        self._answer: concurrent.futures.Future[ChatCompletion | None] = concurrent.futures.Future()
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+        self._answer: concurrent.futures.Future[ChatCompletion | None] | None = None
+        self._landed = False
+        self._value: ChatCompletion | None = None
+
+    def _future(self) -> concurrent.futures.Future[ChatCompletion | None]:
+        with self._lock:
+            if self._answer is None:
+                self._answer = concurrent.futures.Future()
+                if self._landed:
+                    self._answer.set_result(self._value)
+            return self._answer
 
     def wait(self, timeout: float | None) -> ChatCompletion | None:
         """The leader's answer; None if it failed or did not land within ``timeout``."""
         try:
-            return self._answer.result(timeout)
+            return self._future().result(timeout)
         except concurrent.futures.TimeoutError:
             return None
 
     async def await_(self, timeout: float | None) -> ChatCompletion | None:
         try:
             async with asyncio.timeout(timeout):
-                return await asyncio.shield(asyncio.wrap_future(self._answer))
+                return await asyncio.shield(asyncio.wrap_future(self._future()))
         except TimeoutError:
             return None
 
     def land(self, answer: ChatCompletion | None) -> None:
-        if not self._answer.done():
-            self._answer.set_result(answer)
+        with self._lock:
+            if self._landed:
+                return
+            self._landed, self._value = True, answer
+            waiting = self._answer
+        if waiting is not None:
+            waiting.set_result(answer)
 
 
 class Flights:
@@ -56,7 +73,7 @@ class Flights:
             flight = self._open.get(key)
             if flight is not None:
                 return flight, False
-            flight = self._open[key] = Flight()
+            flight = self._open[key] = Flight(self._lock)
             return flight, True
 
     def land(self, key: str, flight: Flight, answer: ChatCompletion | None) -> None:

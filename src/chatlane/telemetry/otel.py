@@ -49,6 +49,7 @@ class OtelRecorder:
         from chatlane._version import __version__
 
         self._trace = trace
+        self._bases: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._tracer = trace.get_tracer("chatlane", __version__, tracer_provider=tracer_provider)
         meter = metrics.get_meter("chatlane", __version__, meter_provider=meter_provider)
         self._tokens = meter.create_histogram(
@@ -87,6 +88,8 @@ class OtelRecorder:
         )
 
     def attempt(self, span: Any, call: Call, error: ChatlaneError | None) -> None:
+        if not span.is_recording():
+            return
         attributes: dict[str, Any] = {"chatlane.attempt": call.attempts}
         if call.status is not None:
             attributes["http.response.status_code"] = call.status
@@ -103,9 +106,11 @@ class OtelRecorder:
         error: BaseException | None,
     ) -> None:
         attributes = self._base(call)
-        if completion is not None:
+        recording = span.is_recording()
+        if completion is not None and completion.model:
+            attributes["gen_ai.response.model"] = completion.model
+        if completion is not None and recording:
             if completion.model:
-                attributes["gen_ai.response.model"] = completion.model
                 span.set_attribute("gen_ai.response.model", completion.model)
             if completion.id:
                 span.set_attribute("gen_ai.response.id", completion.id)
@@ -113,15 +118,16 @@ class OtelRecorder:
             if reasons:
                 span.set_attribute("gen_ai.response.finish_reasons", reasons)
             span.set_attribute("chatlane.cached", completion.cached)
-            usage = completion.usage
-            if usage is not None and not completion.cached:
+        usage = None if completion is None or completion.cached else completion.usage
+        if usage is not None:
+            if recording:
                 span.set_attribute("gen_ai.usage.input_tokens", usage.prompt_tokens)
                 span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
-                for kind, count in (
-                    ("input", usage.prompt_tokens),
-                    ("output", usage.completion_tokens),
-                ):
-                    self._tokens.record(count, {**attributes, "gen_ai.token.type": kind})
+            for kind, count in (
+                ("input", usage.prompt_tokens),
+                ("output", usage.completion_tokens),
+            ):
+                self._tokens.record(count, {**attributes, "gen_ai.token.type": kind})
         if error is not None:
             kind = type(error).__name__ if isinstance(error, ChatlaneError) else "cancelled"
             attributes["error.type"] = kind
@@ -133,17 +139,23 @@ class OtelRecorder:
             self._first_chunk.record(decoder.first_token_at - call.started, attributes)
         span.end()
 
-    @staticmethod
-    def _base(call: Call) -> dict[str, Any]:
+    def _base(self, call: Call) -> dict[str, Any]:
+        """The attributes every span and metric of this target has (made once per target:
+        parsing the URL each call costs microseconds)."""
         provider = call.provider or ""
-        attributes: dict[str, Any] = {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": _PROVIDER_NAMES.get(provider, provider),
-            "gen_ai.request.model": call.wire_model,
-        }
-        parts = urlsplit(call.request.url)
-        if parts.hostname:
-            attributes["server.address"] = parts.hostname
-            if parts.port:
-                attributes["server.port"] = parts.port
-        return attributes
+        key = (provider, call.wire_model, call.request.url)
+        known = self._bases.get(key)
+        if known is None:
+            known = {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": _PROVIDER_NAMES.get(provider, provider),
+                "gen_ai.request.model": call.wire_model,
+            }
+            parts = urlsplit(call.request.url)
+            if parts.hostname:
+                known["server.address"] = parts.hostname
+                if parts.port:
+                    known["server.port"] = parts.port
+            if len(self._bases) < 1024:  # bounded: a caller may send to endless models
+                self._bases[key] = known
+        return dict(known)
