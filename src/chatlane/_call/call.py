@@ -95,17 +95,23 @@ class Call:
 
     def prompt_tokens(self) -> int:
         """The prompt's tokens by chatlane's own count (tools included), counted once."""
+        return self.prompt_count()[0]
+
+    def prompt_count(self) -> tuple[int, bool]:
+        """The prompt's tokens and whether the count is exact (the model's own tokenizer)
+        rather than an estimate; counted once per call."""
         counted = self.notes.get("prompt_tokens")
         if counted is None:
             from chatlane.tokens.counting import count_message_tokens
 
-            counted = self.notes["prompt_tokens"] = count_message_tokens(
+            count = count_message_tokens(
                 self.params.get("messages") or [],
                 self.wire_model,
                 tools=self.params.get("tools"),
                 model_info=self.model_info(),
-            ).tokens
-        return int(counted)
+            )
+            counted = self.notes["prompt_tokens"] = (count.tokens, count.exact)
+        return counted
 
     def max_output_tokens(self) -> int | None:
         """The output cap the request sets (``max_completion_tokens`` or ``max_tokens``)."""

@@ -1,8 +1,9 @@
 """Accounting around each attempt (inside the retries): budgets reserved before it, settled
 after it, and a ledger of what it used.
 
-Before an attempt its worst case (prompt tokens by chatlane's count at the input price, plus
-the request's output cap, or the model's output limit, at the output price) is reserved
+Before an attempt its worst case (its prompt tokens, with a margin when they are only
+estimated, at the input price, plus the request's output cap, or the model's output limit
+or window, at the output price) is reserved
 against every budget in force: the client's, the call's (``budget=``) and the scopes'
 (``chatlane.budget_scope``). One that does not fit refuses the attempt with
 ``BudgetExceeded`` before anything is sent. Afterwards the reservation becomes the real cost
@@ -14,6 +15,7 @@ the server began to answer (a stream cut short) is settled at the estimate of wh
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -35,6 +37,7 @@ from chatlane.budget.ledger import Ledger
 from chatlane.budget.pricing import Price, actual, worst_case
 from chatlane.core import errors
 from chatlane.core.types import ChatCompletion, Usage
+from chatlane.providers.profiles import ModelInfo
 
 __all__ = ["AccountingPiece", "budgets_of"]
 
@@ -69,7 +72,7 @@ class AccountingPiece(Middleware):
         info = call.model_info()
         held: list[Reservation] = []
         if budgets:
-            worst = worst_case(info, call.prompt_tokens(), call.max_output_tokens(), model=model)
+            worst = worst_case(info, _prompt_bound(call), _output_bound(call, info), model=model)
             held = yield Io(
                 lambda: reserve_all(budgets, model, worst.usd, worst.tokens),
                 lambda: areserve_all(budgets, model, worst.usd, worst.tokens),
@@ -142,6 +145,25 @@ async def _aclosed(held: list[Reservation], price: Price | None) -> None:
             await asettle_all(held, price.usd, price.tokens)
     except errors.ChatlaneError as exc:
         logger.warning("chatlane could not settle a budget reservation now: %s", exc)
+
+
+_ESTIMATE_MARGIN = 1.25
+"""An estimated prompt count (no exact tokenizer for the model) is reserved with this
+margin: a settlement above its reservation is recorded in full, and would go past a limit."""
+
+
+def _prompt_bound(call: Call) -> int:
+    """The prompt's tokens as reserved: the exact count, or the estimate with a margin."""
+    tokens, exact = call.prompt_count()
+    return tokens if exact else math.ceil(tokens * _ESTIMATE_MARGIN)
+
+
+def _output_bound(call: Call, info: ModelInfo | None) -> int | None:
+    """The request's output cap; without one the model's output limit, else its window."""
+    cap = call.max_output_tokens()
+    if cap is None and info is not None and info.max_output_tokens is None:
+        return info.context_window
+    return cap
 
 
 def _output_tokens(call: Call, completion: ChatCompletion | None) -> int:
