@@ -86,6 +86,7 @@ class ClientCore:
         self.limits = limits
         self.models = _given_facts(models)
         self._facts = self.model_info  # bound once: every Call holds it
+        self._known_facts: dict[tuple[str, str, bool], ModelInfo | None] = {}
         self.refused_formats: set[tuple[str, str]] = set()
         """(base URL, model) of servers of unknown kind that refused json_schema output."""
         self.local_model = local_model or LocalModel()
@@ -216,15 +217,23 @@ class ClientCore:
     def model_info(self, model: str, wire_model: str, in_process: bool) -> ModelInfo | None:
         """The facts this client has for ``model``: those it was given (by the name as
         written, or as its provider knows it), else the embedded model's settings for a model
-        served in-process, else the model table's row."""
+        served in-process, else the model table's row. Looked up once per model (the pieces
+        ask on every attempt)."""
+        key = (model, wire_model, in_process)
+        if key in self._known_facts:
+            return self._known_facts[key]
         given = self.models.get(model.strip().lower()) or self.models.get(wire_model.lower())
         if given is not None:
-            return given
-        if in_process:
-            return self.local_model.model_info()
-        from chatlane.providers import profiles  # the table loads on first use
+            info: ModelInfo | None = given
+        elif in_process:
+            info = self.local_model.model_info()
+        else:
+            from chatlane.providers import profiles  # the table loads on first use
 
-        return profiles.model_info(model)
+            info = profiles.model_info(model)
+        if len(self._known_facts) < 1024:  # bounded: callers may name endless models
+            self._known_facts[key] = info
+        return info
 
     def prepare(self, params: Mapping[str, Any], *, stream: bool) -> Call:
         """Validate and build the request; nothing is sent."""

@@ -50,6 +50,9 @@ class RateLimits:
     on_limit: Literal["wait", "raise"] = "wait"
     max_wait: float = 60.0
     learn: bool = True
+    _rules: dict[tuple[str, str], tuple[str, RateLimit] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.limits, Mapping) or not all(
@@ -95,11 +98,18 @@ class RateLimits:
 
     def rule(self, provider: str, model: str) -> tuple[str, RateLimit] | None:
         """The most specific limit for a call: ``provider/model``, ``provider``, ``*``."""
+        key = (provider, model)
+        if key in self._rules:
+            return self._rules[key]
+        found = None
         for name in (f"{provider}/{model}".lower(), provider.lower(), "*"):
             limit = self.limits.get(name)
             if limit is not None:
-                return name, limit
-        return None
+                found = name, limit
+                break
+        if len(self._rules) < 1024:  # bounded: callers may name endless models
+            self._rules[key] = found
+        return found
 
 
 class RateLimitPiece(Middleware):
