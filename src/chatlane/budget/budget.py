@@ -79,6 +79,9 @@ class Budget(StateReadings):
     for code that awaits every budget alike.
     """
 
+    in_process = True
+    """Does no I/O: the client calls it directly, not through an I/O step."""
+
     def __init__(
         self,
         usd: float | None = None,

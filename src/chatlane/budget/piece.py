@@ -73,10 +73,13 @@ class AccountingPiece(Middleware):
         held: list[Reservation] = []
         if budgets:
             worst = worst_case(info, _prompt_bound(call), _output_bound(call, info), model=model)
-            held = yield Io(
-                lambda: reserve_all(budgets, model, worst.usd, worst.tokens),
-                lambda: areserve_all(budgets, model, worst.usd, worst.tokens),
-            )
+            if all(getattr(budget, "in_process", False) is True for budget in budgets):
+                held = reserve_all(budgets, model, worst.usd, worst.tokens)
+            else:
+                held = yield Io(
+                    lambda: reserve_all(budgets, model, worst.usd, worst.tokens),
+                    lambda: areserve_all(budgets, model, worst.usd, worst.tokens),
+                )
         try:
             completion = yield from proceed(call)
         except errors.ChatlaneError:
@@ -113,7 +116,10 @@ class AccountingPiece(Middleware):
         cannot be reached now keeps the settlement for later (``RedisBudget``): that is a
         warning, never a failure of a call whose answer is here."""
         if held:
-            yield Io(lambda: _closed(held, price), lambda: _aclosed(held, price))
+            if all(getattr(r.budget, "in_process", False) is True for r in held):
+                _closed(held, price)
+            else:
+                yield Io(lambda: _closed(held, price), lambda: _aclosed(held, price))
         self._record(call, price)
 
     def _close_now(self, call: Call, held: list[Reservation], price: Price | None) -> None:

@@ -30,6 +30,9 @@ class MemoryStore(StoreContext):
     the same work directly: there is no I/O to wait for.
     """
 
+    in_process = True
+    """Does no I/O: the client calls it directly, not through an I/O step."""
+
     def __init__(
         self,
         max_bytes: int = 64 * 2**20,

@@ -94,6 +94,7 @@ class CachePiece(Middleware):
         assert cache.store is not None
         self._cache = cache
         self._store: CacheStore = cache.store
+        self._direct = getattr(cache.store, "in_process", False) is True
 
     def around_request(self, call: Call, proceed: Proceed) -> Flow:
         params = call.params
@@ -104,7 +105,10 @@ class CachePiece(Middleware):
         key = cache_key(
             call.provider or "", call.request.url, call.wire_model, params, cache.namespace
         )
-        data = yield Io(lambda: store.get(key), lambda: store.aget(key))
+        if self._direct:
+            data = store.get(key)
+        else:
+            data = yield Io(lambda: store.get(key), lambda: store.aget(key))
         stored = None if data is None else decode_entry(data)
         if stored is not None:
             return (yield from _answer(call, stored))
@@ -121,10 +125,13 @@ class CachePiece(Middleware):
             if self._keeps(completion):
                 answer = completion
                 entry = encode_entry(completion)
-                yield Io(
-                    lambda: store.set(key, entry, cache.ttl),
-                    lambda: store.aset(key, entry, cache.ttl),
-                )
+                if self._direct:
+                    store.set(key, entry, cache.ttl)
+                else:
+                    yield Io(
+                        lambda: store.set(key, entry, cache.ttl),
+                        lambda: store.aset(key, entry, cache.ttl),
+                    )
             return completion
         finally:
             cache._flights.land(key, flight, answer)

@@ -100,6 +100,9 @@ class LocalLimiter:
     machines use ``RedisLimiter``. See ``chatlane.ratelimit.limits.Limiter`` for the methods.
     """
 
+    in_process = True
+    """Does no I/O: the client calls it directly, not through an I/O step."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._keys: dict[str, _Buckets] = {}

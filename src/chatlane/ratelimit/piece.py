@@ -119,6 +119,7 @@ class RateLimitPiece(Middleware):
         assert config.limiter is not None
         self._config = config
         self._limiter: Limiter = config.limiter
+        self._direct = getattr(config.limiter, "in_process", False) is True
 
     def around_attempt(self, call: Call, proceed: Proceed) -> Flow:
         config, limiter = self._config, self._limiter
@@ -131,10 +132,13 @@ class RateLimitPiece(Middleware):
             tokens = call.prompt_tokens() + (call.max_output_tokens() or 0)
         waited = 0.0
         while True:
-            wait: float = yield Io(
-                lambda: limiter.try_acquire(key, limit, tokens=tokens),
-                lambda: limiter.atry_acquire(key, limit, tokens=tokens),
-            )
+            if self._direct:
+                wait = limiter.try_acquire(key, limit, tokens=tokens)
+            else:
+                wait = yield Io(
+                    lambda: limiter.try_acquire(key, limit, tokens=tokens),
+                    lambda: limiter.atry_acquire(key, limit, tokens=tokens),
+                )
             if wait <= 0:
                 break
             remaining = call.remaining()
@@ -155,10 +159,13 @@ class RateLimitPiece(Middleware):
         if tokens:
             usage = completion.usage
             used = usage.prompt_tokens + usage.completion_tokens if usage is not None else tokens
-            yield Io(
-                lambda: _quietly(limiter.settle, key, limit, reserved=tokens, used=used),
-                lambda: _aquietly(limiter.asettle, key, limit, reserved=tokens, used=used),
-            )
+            if self._direct:
+                limiter.settle(key, limit, reserved=tokens, used=used)
+            else:
+                yield Io(
+                    lambda: _quietly(limiter.settle, key, limit, reserved=tokens, used=used),
+                    lambda: _aquietly(limiter.asettle, key, limit, reserved=tokens, used=used),
+                )
         return completion
 
     def _learn(self, call: Call, key: str) -> Generator[Step, Any, None]:
@@ -166,7 +173,9 @@ class RateLimitPiece(Middleware):
         if not self._config.learn or not call.headers:
             return
         observed = observe(call.headers, time.time())
-        if observed is not None:
+        if observed is not None and self._direct:
+            self._limiter.learn(key, observed)
+        elif observed is not None:
             limiter = self._limiter
             yield Io(
                 lambda: _quietly(limiter.learn, key, observed),
