@@ -10,6 +10,7 @@ HTTP_PROXY, NO_PROXY), resolved once per host here: aiohttp's own ``trust_env`` 
 from __future__ import annotations
 
 import asyncio
+import collections
 import socket
 import urllib.request
 from collections.abc import Mapping
@@ -27,11 +28,11 @@ _BROKEN = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, Connection
 
 
 class AiohttpResponse:
-    __slots__ = ("_response", "_slot")
+    __slots__ = ("_response", "_slots")
 
-    def __init__(self, response: aiohttp.ClientResponse, slot: _Slot) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, slots: _Slots) -> None:
         self._response = response
-        self._slot = slot
+        self._slots: _Slots | None = slots  # the connection slot it holds until released
 
     @property
     def status(self) -> int:
@@ -52,7 +53,7 @@ class AiohttpResponse:
             self.drop()
             raise errors.StreamInterrupted(f"connection broke while reading: {exc}") from None
         self._response.release()
-        self._slot.free()
+        self._free()
         return data
 
     async def read_chunk(self, timeout: float | None) -> bytes:
@@ -67,30 +68,67 @@ class AiohttpResponse:
             raise errors.StreamInterrupted(f"connection broke during the stream: {exc}") from None
         if not data:
             self._response.release()
-            self._slot.free()
+            self._free()
         return data
 
     def drop(self) -> None:
         self._response.close()
-        self._slot.free()
+        self._free()
+
+    def _free(self) -> None:
+        slots, self._slots = self._slots, None
+        if slots is not None:
+            slots.give_back()
 
     async def close(self) -> None:
         self.drop()
 
 
-class _Slot:
-    """One of the transport's ``max_connections``, held from sending a request until its
-    response is released, given back exactly once."""
+class _Slots:
+    """The transport's ``max_connections`` as a count of free ones: a request takes one
+    before it is sent and its response gives it back once released. Taking a free one is a
+    subtraction (the common case costs nothing); the rest wait in order, timed, so that
+    waiting for a connection is told apart from waiting for the server."""
 
-    __slots__ = ("_slots",)
+    __slots__ = ("_waiting", "free", "size")
 
-    def __init__(self, slots: asyncio.Semaphore) -> None:
-        self._slots: asyncio.Semaphore | None = slots
+    def __init__(self, size: int) -> None:
+        self.size = self.free = size
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
 
-    def free(self) -> None:
-        if self._slots is not None:
-            self._slots.release()
-            self._slots = None
+    def take_now(self) -> bool:
+        if self.free > 0 and not self._waiting:
+            self.free -= 1
+            return True
+        return False
+
+    async def take(self, timeout: float | None) -> float:
+        """Wait for a slot at most ``timeout`` seconds; the seconds waited."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        turn: asyncio.Future[None] = loop.create_future()
+        self._waiting.append(turn)
+        try:
+            async with asyncio.timeout(timeout):
+                await turn
+        except TimeoutError:
+            if turn.done() and not turn.cancelled():
+                self.give_back()  # handed one just as the wait ran out
+            else:
+                turn.cancel()
+            raise errors.PoolTimeout(
+                f"no free connection within {timeout}s: all {self.size} were in use"
+                " (chatlane.Limits(max_connections=...) sets how many)"
+            ) from None
+        return loop.time() - started
+
+    def give_back(self) -> None:
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)  # the slot passes straight to the next in line
+                return
+        self.free += 1
 
 
 class AiohttpTransport:
@@ -112,7 +150,7 @@ class AiohttpTransport:
         self._env_proxies = urllib.request.getproxies()
         self._proxy_by_origin: dict[tuple[str, str], str | None] = {}
         self._connections_made = 0
-        self._slots: asyncio.Semaphore | None = None
+        self._slots = _Slots(max_connections)
 
     def _proxy(self, url: str) -> str | None:
         if not self._env_proxies:
@@ -133,9 +171,8 @@ class AiohttpTransport:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections, ssl=self._verify, socket_factory=self._new_socket
             )
-            # Requests wait for a connection here, not inside aiohttp, so that time is told
-            # apart from waiting for the server (PoolTimeout, not FirstTokenTimeout).
-            self._slots = asyncio.Semaphore(self._max_connections)
+            # Requests wait for a connection in _Slots, not inside aiohttp, so that time is
+            # told apart from waiting for the server (PoolTimeout, not FirstTokenTimeout).
             session = self._session = aiohttp.ClientSession(
                 connector=connector,
                 trust_env=False,  # proxies are resolved in _proxy(), once per host
@@ -150,19 +187,19 @@ class AiohttpTransport:
         family, kind, proto = address[0], address[1], address[2]
         return socket.socket(family=family, type=kind, proto=proto)
 
-    async def _answer(
-        self, request: HTTPRequest, timeout: aiohttp.ClientTimeout
+    async def _again(
+        self,
+        request: HTTPRequest,
+        timeout: aiohttp.ClientTimeout,
+        made: int,
+        failure: aiohttp.ClientError,
     ) -> aiohttp.ClientResponse:
-        """The response headers. A request that failed on a reused connection before any
-        byte of the answer is sent once more on a new one: the server had closed that idle
-        connection (as curl and browsers do; aiohttp does it only for idempotent methods).
-        A failure on a new connection is not sent again (the retry policy decides)."""
-        made = self._connections_made
-        try:
-            return await self._request(request, timeout)
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-            if self._connections_made != made:
-                raise
+        """After a failure before any byte of the answer: a request that went out on a
+        reused connection is sent once more on a new one, as the server had closed that idle
+        connection (curl and browsers do so; aiohttp only for idempotent methods). One that
+        failed on a new connection is not (the retry policy decides): the error is raised."""
+        if self._connections_made != made:
+            raise failure
         return await self._request(request, timeout)
 
     async def fetch(
@@ -172,9 +209,16 @@ class AiohttpTransport:
         # asyncio.timeout per call, and a whole response has no first-token/idle phases.
         timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
         answered = False  # once the server has started answering, nothing is sent again
-        slot, _ = await self._slot(read_timeout)
+        slots = self._slots
+        if not slots.take_now():
+            await slots.take(read_timeout)
+        made = self._connections_made
         try:
-            async with await self._answer(request, timeout) as response:
+            try:
+                response = await self._request(request, timeout)
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as failure:
+                response = await self._again(request, timeout, made, failure)
+            async with response:
                 answered = True
                 limit, declared = self._max_bytes, response.content_length or 0
                 if limit is not None and declared > limit:
@@ -198,20 +242,27 @@ class AiohttpTransport:
                 raise errors.StreamInterrupted(f"connection broke while reading: {exc}") from None
             raise errors.ConnectError(f"connection failed: {exc}") from None
         finally:
-            slot.free()
+            slots.give_back()
 
     async def send(
         self, request: HTTPRequest, *, connect_timeout: float | None, read_timeout: float | None
     ) -> AiohttpResponse:
-        slot, waited = await self._slot(read_timeout)
-        if read_timeout is not None:
-            read_timeout -= waited  # the first-token allowance runs from the start
+        slots = self._slots
+        if not slots.take_now():
+            waited = await slots.take(read_timeout)
+            if read_timeout is not None:
+                read_timeout -= waited  # the first-token allowance runs from the start
         response = None
+        made = self._connections_made
+        timeout = self._connect_only(connect_timeout)
         try:
             # The first-token allowance runs from the start of the request, connecting
             # included; aiohttp's own connect timeout still reports a slow connect as such.
             async with asyncio.timeout(read_timeout):
-                response = await self._answer(request, self._connect_only(connect_timeout))
+                try:
+                    response = await self._request(request, timeout)
+                except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as failure:
+                    response = await self._again(request, timeout, made, failure)
         except aiohttp.ConnectionTimeoutError:
             raise errors.ConnectTimeout("timed out connecting") from None
         except TimeoutError:
@@ -224,28 +275,8 @@ class AiohttpTransport:
             raise errors.ConnectError(f"connection failed: {exc}") from None
         finally:
             if response is None:
-                slot.free()
-        return AiohttpResponse(response, slot)
-
-    async def _slot(self, timeout: float | None) -> tuple[_Slot, float]:
-        """A free connection slot, waited for at most ``timeout`` seconds, and the wait."""
-        self._get_session()
-        slots = self._slots
-        assert slots is not None
-        if not slots.locked():
-            await slots.acquire()  # free: returns at once
-            return _Slot(slots), 0.0
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        try:
-            async with asyncio.timeout(timeout):
-                await slots.acquire()
-        except TimeoutError:
-            raise errors.PoolTimeout(
-                f"no free connection within {timeout}s: all {self._max_connections} were in"
-                " use (chatlane.Limits(max_connections=...) sets how many)"
-            ) from None
-        return _Slot(slots), loop.time() - started
+                slots.give_back()
+        return AiohttpResponse(response, slots)
 
     def _connect_only(self, connect_timeout: float | None) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(connect_timeout)
