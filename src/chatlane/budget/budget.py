@@ -107,16 +107,7 @@ class Budget(StateReadings):
         self._open: set[str] = set()
 
     def __repr__(self) -> str:
-        limits = []
-        if self._usd_limit is not None:
-            limits.append(f"usd={nanos_to_usd(self._usd_limit)!r}")
-        if self._token_limit is not None:
-            limits.append(f"tokens={self._token_limit!r}")
-        return f"Budget({', '.join(limits)}, name={self._name!r})"
-
-    @property
-    def name(self) -> str:
-        return self._name
+        return f"Budget({self._limits()}, name={self._name!r})"
 
     @property
     def on_unknown_price(self) -> UnknownPricePolicy:

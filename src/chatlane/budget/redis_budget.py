@@ -152,16 +152,7 @@ class RedisBudget(StateReadings):
         self._aclients: PerLoop[_AsyncScripts] = PerLoop(lambda made: made[0].aclose())
 
     def __repr__(self) -> str:
-        limits = []
-        if self._usd_limit is not None:
-            limits.append(f"usd={nanos_to_usd(self._usd_limit)!r}")
-        if self._token_limit is not None:
-            limits.append(f"tokens={self._token_limit!r}")
-        return f"RedisBudget({redact(self._url)!r}, name={self._name!r}, {', '.join(limits)})"
-
-    @property
-    def name(self) -> str:
-        return self._name
+        return f"RedisBudget({redact(self._url)!r}, name={self._name!r}, {self._limits()})"
 
     @property
     def key(self) -> str:

@@ -101,11 +101,29 @@ class BudgetState:
 
 
 class StateReadings:
-    """The one-number reads of a budget, each from one ``state()`` (a shared budget's is a
-    round trip to Redis: read ``state()`` once for several, ``astate()`` in async code)."""
+    """What both budgets show the same way: the name, the limits, and the one-number reads,
+    each from one ``state()`` (a shared budget's is a round trip to Redis: read ``state()``
+    once for several, ``astate()`` in async code)."""
+
+    _name: str
+    _usd_limit: int | None
+    _token_limit: int | None
 
     def state(self) -> BudgetState:
         raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _limits(self) -> str:
+        """The limits as a repr shows them (``usd=5.0, tokens=1000``)."""
+        limits = []
+        if self._usd_limit is not None:
+            limits.append(f"usd={nanos_to_usd(self._usd_limit)!r}")
+        if self._token_limit is not None:
+            limits.append(f"tokens={self._token_limit!r}")
+        return ", ".join(limits)
 
     @property
     def spent_usd(self) -> float:
