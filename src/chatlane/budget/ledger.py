@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from types import MappingProxyType
 
 from chatlane.budget.pricing import Price
@@ -44,17 +44,7 @@ class ModelTotals:
         return self.cost_unknown > 0
 
 
-_FIELDS = (
-    "requests",
-    "attempts",
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "reasoning_tokens",
-    "cost_usd",
-    "estimated",
-    "cost_unknown",
-)
+_FIELDS = tuple(field.name for field in fields(ModelTotals))
 
 
 class _Running:
@@ -73,9 +63,8 @@ class _Running:
     cost_unknown: int
 
     def __init__(self) -> None:
-        self.requests = self.attempts = self.estimated = self.cost_unknown = 0
-        self.prompt_tokens = self.completion_tokens = 0
-        self.cached_tokens = self.reasoning_tokens = 0
+        for name in _FIELDS:
+            setattr(self, name, 0)
         self.cost_usd = 0.0
 
     def add(self, price: Price | None, new_request: bool) -> None:
