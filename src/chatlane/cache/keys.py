@@ -48,6 +48,9 @@ def cache_key(
     provider: str, base_url: str, model: str, params: Mapping[str, Any], namespace: str = ""
 ) -> str:
     """The hex SHA-256 of the request's answer-determining fields (see the module docs)."""
-    fields = {name: value for name, value in params.items() if name not in IGNORED}
+    # A field given as None is not sent, so it is the same request as one without it.
+    fields = {
+        name: value for name, value in params.items() if name not in IGNORED and value is not None
+    }
     material = _encode((1, namespace, provider, base_url, model, fields))
     return hashlib.sha256(material).hexdigest()
