@@ -254,6 +254,7 @@ def test_unknown_models_are_estimated() -> None:
 
 def test_without_tiktoken_openai_models_are_estimated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(counting, "get_encoding", lambda name: None)
+    monkeypatch.setattr(counting, "_COUNTERS", {})  # counters are made once per process
     counted = count_message_tokens(JARGON, "gpt-4o")
     assert (counted.exact, counted.method) == (False, "estimate")
     assert count_tokens("abcdefgh", "gpt-4o") == 2

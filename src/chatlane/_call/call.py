@@ -73,7 +73,11 @@ class Call:
     """The model as its provider knows it (``gpt-4o`` for ``openai/gpt-4o``)."""
     facts: Callable[[str, str, bool], ModelInfo | None] | None = field(default=None, repr=False)
     """The client's lookup of a model's facts (made once per client, not per call)."""
+    earlier_attempts: int = 0
+    """Attempts made at targets tried before this one (a fallback's)."""
     _notes: dict[str, Any] | None = field(default=None, repr=False)
+    _prompt: tuple[int, bool] | None = field(default=None, repr=False)
+    _target: str | None = field(default=None, repr=False)
 
     @property
     def notes(self) -> dict[str, Any]:
@@ -86,7 +90,10 @@ class Call:
     @property
     def target(self) -> str:
         """``provider/model`` as this call is sent (what a fallback names)."""
-        return f"{self.context.provider}/{self.wire_model}"
+        target = self._target
+        if target is None:
+            target = self._target = f"{self.context.provider}/{self.wire_model}"
+        return target
 
     def model_info(self) -> ModelInfo | None:
         """What the client knows about the model (window, output limit, prices), or None."""
@@ -100,7 +107,7 @@ class Call:
     def prompt_count(self) -> tuple[int, bool]:
         """The prompt's tokens and whether the count is exact (the model's own tokenizer)
         rather than an estimate; counted once per call."""
-        counted = self.notes.get("prompt_tokens")
+        counted = self._prompt
         if counted is None:
             from chatlane.tokens.counting import count_message_tokens
 
@@ -110,7 +117,7 @@ class Call:
                 tools=self.params.get("tools"),
                 model_info=self.model_info(),
             )
-            counted = self.notes["prompt_tokens"] = (count.tokens, count.exact)
+            counted = self._prompt = (count.tokens, count.exact)
         return counted
 
     def max_output_tokens(self) -> int | None:
@@ -147,8 +154,8 @@ class Call:
     def retarget(self, other: Call) -> None:
         """Send this call as ``other`` from now on (a fallback's next target), with its own
         clock and attempts; the notes stay (the pieces outside still hold this call)."""
-        self.notes["earlier_attempts"] = self.notes.get("earlier_attempts", 0) + self.attempts
-        self.notes.pop("prompt_tokens", None)
+        self.earlier_attempts += self.attempts
+        self._prompt = self._target = None
         for name in (
             "request",
             "context",

@@ -12,7 +12,7 @@ from typing import Literal
 
 from chatlane.core.errors import UsageError
 
-__all__ = ["NANOS_PER_USD", "nanos_to_usd", "usd_to_nanos"]
+__all__ = ["NANOS_PER_USD", "nanos_of", "nanos_to_usd", "usd_to_nanos"]
 
 
 NANOS_PER_USD = 1_000_000_000
@@ -66,9 +66,13 @@ _ROUNDINGS = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "nearest": ROUND_HALF_UP
 def usd_to_nanos(usd: float, *, rounding: Literal["up", "down", "nearest"] = "nearest") -> int:
     """``usd`` dollars as whole nano-dollars, from its shortest decimal form (so ``0.01`` is
     exactly 10,000,000 and not one more from the float's binary error)."""
+    return nanos_of(_checked_usd("usd", usd), rounding)
+
+
+def nanos_of(usd: float, rounding: Literal["up", "down", "nearest"] = "nearest") -> int:
+    """:func:`usd_to_nanos` for an amount already checked (finite, not below 0)."""
     # Integer arithmetic on the scaled float, forgiving only its last-bit binary error
     # (0.01 * 1e9 is 10000000.000000002, which is 10,000,000): Decimal costs microseconds.
-    usd = _checked_usd("usd", usd)
     scaled = usd * NANOS_PER_USD
     if scaled >= _FLOAT_EXACT:  # $1000 and up: from the shortest decimal form, exactly
         return int(Decimal(repr(usd)).scaleb(9).to_integral_value(_ROUNDINGS[rounding]))

@@ -16,6 +16,7 @@ from chatlane.budget.amounts import (
     _checked_optional_tokens,
     _checked_optional_usd,
     _checked_tokens,
+    nanos_of,
     nanos_to_usd,
     usd_to_nanos,
 )
@@ -166,7 +167,7 @@ class Budget(StateReadings):
         when not known: the reserved dollars are counted instead) and ``tokens``."""
         usd = _checked_optional_usd("usd", usd)
         tokens = _checked_tokens("tokens", tokens)
-        nanos = None if usd is None else usd_to_nanos(usd)
+        nanos = None if usd is None else nanos_of(usd)
         with self._lock:
             self._close(reservation, "settle")
             self._spent_nanos += reservation.usd_nanos if nanos is None else nanos

@@ -34,7 +34,7 @@ from chatlane.budget.budget import (
     settle_all,
 )
 from chatlane.budget.ledger import Ledger
-from chatlane.budget.pricing import Price, actual, worst_case
+from chatlane.budget.pricing import Price, actual_of, worst_case_of
 from chatlane.core import errors
 from chatlane.core.types import ChatCompletion, Usage
 from chatlane.providers.profiles import ModelInfo
@@ -63,17 +63,20 @@ class AccountingPiece(Middleware):
     def __init__(self, budgets: Sequence[BudgetLike], ledger: Ledger | None) -> None:
         self._budgets = tuple(budgets)
         self._ledger = ledger
+        self._direct = _in_process(self._budgets)
 
     def around_attempt(self, call: Call, proceed: Proceed) -> Flow:
-        budgets = (
-            self._budgets + budgets_of(call.params.get("budget"), "budget") + BUDGET_SCOPES.get()
-        )
-        model = call.target
-        info = call.model_info()
+        budgets, direct = self._budgets, self._direct
+        given, scoped = call.params.get("budget"), BUDGET_SCOPES.get()
+        if given is not None or scoped:
+            budgets = budgets + budgets_of(given, "budget") + scoped
+            direct = _in_process(budgets)
         held: list[Reservation] = []
         if budgets:
-            worst = worst_case(info, _prompt_bound(call), _output_bound(call, info), model=model)
-            if all(getattr(budget, "in_process", False) is True for budget in budgets):
+            info = call.model_info()
+            model = call.target
+            worst = worst_case_of(info, _prompt_bound(call), _output_bound(call, info), model)
+            if direct:  # in-process budgets do no I/O: no step for the client to carry out
                 held = reserve_all(budgets, model, worst.usd, worst.tokens)
             else:
                 held = yield Io(
@@ -83,24 +86,26 @@ class AccountingPiece(Middleware):
         try:
             completion = yield from proceed(call)
         except errors.ChatlaneError:
-            yield from self._close(call, held, self._billed_before_failing(call))
+            yield from self._close(call, held, direct, self._billed_before_failing(call))
             raise
         except GeneratorExit:  # the caller dropped the stream: nothing may be awaited now
             self._close_now(call, held, self._billed_before_failing(call))
             raise
-        yield from self._close(call, held, self._price(call, completion.usage, completion))
+        price = self._price(call, completion.usage, completion)
+        if not held:
+            pass
+        elif direct:
+            _closed(held, price)
+        else:
+            yield Io(lambda: _closed(held, price), lambda: _aclosed(held, price))
+        self._record(call, price)
         return completion
 
     def _price(self, call: Call, usage: Usage | None, completion: ChatCompletion | None) -> Price:
         info = call.model_info()
         if usage is not None and (usage.prompt_tokens > 0 or usage.completion_tokens > 0):
-            return actual(info, usage, estimated_prompt=0, estimated_output=0)
-        return actual(
-            info,
-            None,
-            estimated_prompt=call.prompt_tokens(),
-            estimated_output=_output_tokens(call, completion),
-        )
+            return actual_of(info, usage, 0, 0)
+        return actual_of(info, None, call.prompt_tokens(), _output_tokens(call, completion))
 
     def _billed_before_failing(self, call: Call) -> Price | None:
         """What a failed attempt cost: nothing if the server refused it with an error status
@@ -110,13 +115,13 @@ class AccountingPiece(Middleware):
         return self._price(call, call.decoder.accumulator.usage, None)
 
     def _close(
-        self, call: Call, held: list[Reservation], price: Price | None
+        self, call: Call, held: list[Reservation], direct: bool, price: Price | None
     ) -> Generator[Step, Any, None]:
         """Settle (or release) the reservations and record the attempt. A shared budget that
         cannot be reached now keeps the settlement for later (``RedisBudget``): that is a
         warning, never a failure of a call whose answer is here."""
         if held:
-            if all(getattr(r.budget, "in_process", False) is True for r in held):
+            if direct:
                 _closed(held, price)
             else:
                 yield Io(lambda: _closed(held, price), lambda: _aclosed(held, price))
@@ -129,8 +134,13 @@ class AccountingPiece(Middleware):
 
     def _record(self, call: Call, price: Price | None) -> None:
         if self._ledger is not None:
-            attempt = call.attempts + call.notes.get("earlier_attempts", 0)
+            attempt = call.attempts + call.earlier_attempts
             self._ledger.record(call.target, price, attempt=max(attempt, 1))
+
+
+def _in_process(budgets: tuple[BudgetLike, ...]) -> bool:
+    """True when every budget is kept in this process (no I/O to carry out)."""
+    return all(getattr(budget, "in_process", False) is True for budget in budgets)
 
 
 def _closed(held: list[Reservation], price: Price | None) -> None:

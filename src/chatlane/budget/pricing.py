@@ -7,18 +7,17 @@ tokens inside completion tokens at the output price).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from chatlane.core.errors import UsageError
 from chatlane.core.types import Usage
 from chatlane.providers.profiles import ModelInfo
-from chatlane.tokens.cost import estimate_cost
+from chatlane.tokens.cost import list_price
 
-__all__ = ["Price", "actual", "worst_case"]
+__all__ = ["Price", "actual", "actual_of", "worst_case", "worst_case_of"]
 
 
-@dataclass(frozen=True, slots=True)
-class Price:
+class Price(msgspec.Struct, frozen=True, gc=False):
     """Tokens and dollars of one attempt (a worst case, or what it was billed).
 
     ``usd`` is None when the model's price is not known: an unknown price is never 0.
@@ -52,10 +51,6 @@ def _check_info(info: object) -> ModelInfo | None:
     return info
 
 
-def _cost(info: ModelInfo | None, usage: Usage) -> float | None:
-    return None if info is None else estimate_cost(usage, info.name, model_info=info)
-
-
 def worst_case(
     info: ModelInfo | None, prompt_tokens: int, max_output: int | None, *, model: str = ""
 ) -> Price:
@@ -72,7 +67,14 @@ def worst_case(
     info = _check_info(info)
     prompt = _check_count("prompt_tokens", prompt_tokens)
     if max_output is not None:
-        output = _check_count("max_output", max_output)
+        _check_count("max_output", max_output)
+    return worst_case_of(info, prompt, max_output, model)
+
+
+def worst_case_of(info: ModelInfo | None, prompt: int, max_output: int | None, model: str) -> Price:
+    """:func:`worst_case` for counts known to be sound (the call flow's own)."""
+    if max_output is not None:
+        output = max_output
     elif info is not None and info.max_output_tokens is not None:
         output = info.max_output_tokens
     elif info is not None and info.context_window is not None:
@@ -87,7 +89,7 @@ def worst_case(
             "context_window=..., max_output_tokens=...)}})",
             model=model or None,
         )
-    usd = _cost(info, Usage(prompt_tokens=prompt, completion_tokens=output))
+    usd = None if info is None else list_price(info, prompt, output)
     return Price(usd=usd, prompt_tokens=prompt, completion_tokens=output, estimated=True)
 
 
@@ -111,20 +113,27 @@ def actual(
     estimated_output = _check_count("estimated_output", estimated_output)
     if usage is not None and not isinstance(usage, Usage):
         raise UsageError(f"usage must be a chatlane.Usage or None, not {usage!r}")
+    return actual_of(info, usage, estimated_prompt, estimated_output)
+
+
+def actual_of(
+    info: ModelInfo | None, usage: Usage | None, estimated_prompt: int, estimated_output: int
+) -> Price:
+    """:func:`actual` for arguments known to be sound (the call flow's own)."""
     if usage is None or (usage.prompt_tokens <= 0 and usage.completion_tokens <= 0):
-        estimate = Usage(prompt_tokens=estimated_prompt, completion_tokens=estimated_output)
         return Price(
-            usd=_cost(info, estimate),
+            usd=None if info is None else list_price(info, estimated_prompt, estimated_output),
             prompt_tokens=estimated_prompt,
             completion_tokens=estimated_output,
             estimated=True,
         )
     prompt = max(usage.prompt_tokens, 0)
     completion = max(usage.completion_tokens, 0)
+    cached = min(max(usage.cached_tokens, 0), prompt)
     return Price(
-        usd=_cost(info, usage),
+        usd=None if info is None else list_price(info, prompt, completion, cached),
         prompt_tokens=prompt,
         completion_tokens=completion,
-        cached_tokens=min(max(usage.cached_tokens, 0), prompt),
+        cached_tokens=cached,
         reasoning_tokens=min(max(usage.reasoning_tokens, 0), completion),
     )

@@ -8,15 +8,17 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
+
+import msgspec
 
 from chatlane.budget.amounts import (
     _checked_optional_usd,
     _checked_tokens,
     _remaining,
+    nanos_of,
     nanos_to_usd,
-    usd_to_nanos,
 )
 from chatlane.budget.errors import UnknownPriceError
 from chatlane.core.errors import UsageError
@@ -54,21 +56,26 @@ def _new_process() -> None:
 os.register_at_fork(after_in_child=_new_process)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Reservation:
+class Reservation(msgspec.Struct, frozen=True, eq=False, gc=False):
     """An attempt's worst case held against one budget until it is settled or released.
 
     Hand it back to the budget that made it (``settle`` or ``release``) exactly once.
     """
 
-    budget: BudgetLike = field(repr=False)
+    budget: BudgetLike
     model: str
     usd_nanos: int
     """Nano-dollars held (0 when the price is unknown and the budget counts tokens only)."""
     tokens: int
     priced: bool
     """False when the attempt's price was unknown and only its tokens are held."""
-    id: str = field(default_factory=lambda: f"{_PROCESS}{next(_NUMBERS):x}")
+    id: str = msgspec.field(default_factory=lambda: f"{_PROCESS}{next(_NUMBERS):x}")
+
+    def __repr__(self) -> str:
+        return (
+            f"Reservation(model={self.model!r}, usd_nanos={self.usd_nanos}, "
+            f"tokens={self.tokens}, priced={self.priced}, id={self.id!r})"
+        )
 
     @property
     def usd(self) -> float | None:
@@ -184,7 +191,7 @@ def _new_reservation(
     tokens = _checked_tokens("tokens", tokens)
     if usd is None and refuse_unpriced:
         raise UnknownPriceError.for_model(budget=budget.name, model=model)
-    nanos = 0 if usd is None else usd_to_nanos(usd, rounding="up")
+    nanos = 0 if usd is None else nanos_of(usd, "up")
     return Reservation(budget, model, nanos, tokens, priced=usd is not None)
 
 

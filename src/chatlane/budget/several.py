@@ -20,8 +20,12 @@ __all__ = [
 ]
 
 
-def _distinct(budgets: Sequence[BudgetLike]) -> list[BudgetLike]:
+def _distinct(budgets: Sequence[BudgetLike]) -> Sequence[BudgetLike]:
     given: object = budgets
+    # The client's own tuple of one budget, on every attempt: nothing to check or drop.
+    one = type(given) is tuple and len(budgets) == 1
+    if one and callable(getattr(budgets[0], "reserve", None)):
+        return budgets
     if isinstance(given, str | bytes) or not isinstance(given, Sequence):
         raise UsageError(f"budgets must be a sequence of budgets, not {budgets!r}")
     distinct: list[BudgetLike] = []
@@ -37,6 +41,9 @@ def _distinct(budgets: Sequence[BudgetLike]) -> list[BudgetLike]:
 
 
 def _checked_reservations(reservations: Sequence[Reservation]) -> Sequence[Reservation]:
+    given: object = reservations
+    if type(given) is list and len(reservations) == 1 and type(reservations[0]) is Reservation:
+        return reservations
     if not isinstance(reservations, Sequence) or not all(
         isinstance(reservation, Reservation) for reservation in reservations
     ):
@@ -108,6 +115,10 @@ async def _aeach(
 def settle_all(reservations: Sequence[Reservation], usd: float | None, tokens: int) -> None:
     """Settle every reservation of one attempt (from :func:`reserve_all`) to its real cost;
     each budget is settled even if another fails (the first failure is raised after)."""
+    given: object = reservations
+    if type(given) is list and len(reservations) == 1 and type(reservations[0]) is Reservation:
+        reservations[0].budget.settle(reservations[0], usd, tokens)  # one budget: the usual
+        return
     _each(reservations, lambda reservation: reservation.budget.settle(reservation, usd, tokens))
 
 

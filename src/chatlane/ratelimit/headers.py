@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from chatlane.core.errors import UsageError
 from chatlane.ratelimit.limits import MAX_HOLD, Observed
 
-__all__ = ["observe", "parse_duration"]
+__all__ = ["observe", "observed_in", "parse_duration", "rate_limit_headers"]
 
 _REQUESTS = (
     ("x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"),
@@ -54,6 +54,7 @@ _TOKENS = (
     ("anthropic-ratelimit-output-tokens-remaining", "anthropic-ratelimit-output-tokens-reset"),
 )
 _NAMES = frozenset(name for pair in _REQUESTS + _TOKENS for name in pair)
+_SHORTEST = min(map(len, _NAMES))
 
 _MAX_LENGTH = 64
 _REMAINING = re.compile(r"\d{1,15}", re.ASCII)
@@ -154,14 +155,30 @@ def observe(headers: Mapping[str, str], now: float) -> Observed | None:
         raise UsageError(f"now must be a finite time.time() value, not {now!r}")
     if not isinstance(headers, Mapping):
         raise UsageError(f"headers must be a mapping of header names to values, not {headers!r}")
-    wanted: dict[str, str] = {}
-    for name, value in headers.items():
-        if isinstance(name, str) and isinstance(value, str):
+    wanted = rate_limit_headers(headers)
+    return None if wanted is None else observed_in(wanted, now)
+
+
+def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, str] | None:
+    """The rate-limit headers among ``headers`` (names lowered), or None if there are none:
+    the cheap first look made on every response."""
+    wanted: dict[str, str] | None = None
+    for name in headers:
+        # The shortest name understood is 15 characters: most headers are passed over
+        # without lowering them.
+        if isinstance(name, str) and len(name) >= _SHORTEST:
             lowered = name.lower()
             if lowered in _NAMES:
-                wanted[lowered] = value
-    if not wanted:
-        return None
+                value = headers[name]
+                if isinstance(value, str):
+                    if wanted is None:
+                        wanted = {}
+                    wanted[lowered] = value
+    return wanted
+
+
+def observed_in(wanted: Mapping[str, str], now: float) -> Observed | None:
+    """What the rate-limit headers ``wanted`` (from :func:`rate_limit_headers`) say."""
     requests_remaining, requests_reset_at = _binding(wanted, _REQUESTS, now)
     tokens_remaining, tokens_reset_at = _binding(wanted, _TOKENS, now)
     if requests_remaining is None and tokens_remaining is None:

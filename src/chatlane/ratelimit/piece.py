@@ -21,13 +21,14 @@ from chatlane._call.call import Call
 from chatlane._call.layers import Flow, Middleware, Proceed
 from chatlane._call.steps import Io, Sleep, Step
 from chatlane.core.errors import ChatlaneError, ConfigurationError
-from chatlane.ratelimit.headers import observe
+from chatlane.ratelimit.headers import observed_in, rate_limit_headers
 from chatlane.ratelimit.limits import Limiter, RateLimit, RateLimited
 from chatlane.ratelimit.local import LocalLimiter
 
 __all__ = ["RateLimitPiece", "RateLimits"]
 
 _UNLIMITED = RateLimit()
+_UNKNOWN = ("", _UNLIMITED)  # a rule lookup not made yet (None is "no rule")
 logger = logging.getLogger("chatlane.ratelimit")
 
 
@@ -99,8 +100,9 @@ class RateLimits:
     def rule(self, provider: str, model: str) -> tuple[str, RateLimit] | None:
         """The most specific limit for a call: ``provider/model``, ``provider``, ``*``."""
         key = (provider, model)
-        if key in self._rules:
-            return self._rules[key]
+        known = self._rules.get(key, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known
         found = None
         for name in (f"{provider}/{model}".lower(), provider.lower(), "*"):
             limit = self.limits.get(name)
@@ -130,32 +132,25 @@ class RateLimitPiece(Middleware):
         tokens = 0
         if limit.tokens_per_minute is not None:
             tokens = call.prompt_tokens() + (call.max_output_tokens() or 0)
-        waited = 0.0
-        while True:
-            if self._direct:
-                wait = limiter.try_acquire(key, limit, tokens=tokens)
-            else:
-                wait = yield Io(
-                    lambda: limiter.try_acquire(key, limit, tokens=tokens),
-                    lambda: limiter.atry_acquire(key, limit, tokens=tokens),
-                )
-            if wait <= 0:
-                break
-            remaining = call.remaining()
-            if (
-                config.on_limit == "raise"
-                or waited + wait > config.max_wait
-                or (remaining is not None and wait >= remaining)
-            ):
-                raise call.annotate(RateLimited(wait, key=key))
-            yield Sleep(wait)
-            waited += wait
+        if self._direct:
+            wait = limiter.try_acquire(key, limit, tokens=tokens)
+        else:
+            wait = yield Io(
+                lambda: limiter.try_acquire(key, limit, tokens=tokens),
+                lambda: limiter.atry_acquire(key, limit, tokens=tokens),
+            )
+        if wait > 0:
+            yield from self._wait(call, key, limit, tokens, wait)
         try:
             completion = yield from proceed(call)
         except ChatlaneError:
-            yield from self._learn(call, key)
+            wanted = self._wanted(call)
+            if wanted is not None:
+                yield from self._learn(key, wanted)
             raise
-        yield from self._learn(call, key)
+        wanted = self._wanted(call)
+        if wanted is not None:
+            yield from self._learn(key, wanted)
         if tokens:
             usage = completion.usage
             used = usage.prompt_tokens + usage.completion_tokens if usage is not None else tokens
@@ -168,11 +163,39 @@ class RateLimitPiece(Middleware):
                 )
         return completion
 
-    def _learn(self, call: Call, key: str) -> Generator[Step, Any, None]:
-        """Teach the limiter what the provider's rate-limit headers said, if anything."""
+    def _wait(
+        self, call: Call, key: str, limit: RateLimit, tokens: int, wait: float
+    ) -> Generator[Step, Any, None]:
+        """Sleep until the limiter grants the attempt, or raise ``RateLimited``."""
+        config, limiter = self._config, self._limiter
+        waited = 0.0
+        while wait > 0:
+            remaining = call.remaining()
+            if (
+                config.on_limit == "raise"
+                or waited + wait > config.max_wait
+                or (remaining is not None and wait >= remaining)
+            ):
+                raise call.annotate(RateLimited(wait, key=key))
+            yield Sleep(wait)
+            waited += wait
+            if self._direct:
+                wait = limiter.try_acquire(key, limit, tokens=tokens)
+            else:
+                wait = yield Io(
+                    lambda: limiter.try_acquire(key, limit, tokens=tokens),
+                    lambda: limiter.atry_acquire(key, limit, tokens=tokens),
+                )
+
+    def _wanted(self, call: Call) -> dict[str, str] | None:
+        """The rate-limit headers of the latest response, when the limiter learns from them."""
         if not self._config.learn or not call.headers:
-            return
-        observed = observe(call.headers, time.time())
+            return None
+        return rate_limit_headers(call.headers)
+
+    def _learn(self, key: str, wanted: dict[str, str]) -> Generator[Step, Any, None]:
+        """Teach the limiter what the provider's rate-limit headers said, if anything."""
+        observed = observed_in(wanted, time.time())
         if observed is not None and self._direct:
             self._limiter.learn(key, observed)
         elif observed is not None:

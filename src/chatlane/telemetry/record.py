@@ -91,7 +91,7 @@ def usage_record(
         model=requested_model,
         target=call.target,
         stream=call.stream,
-        attempts=call.attempts + call.notes.get("earlier_attempts", 0),
+        attempts=call.attempts + call.earlier_attempts,
         latency=time.perf_counter() - call.notes.get("request_started", call.started),
         time_to_first_token=first,
         prompt_tokens=prompt,

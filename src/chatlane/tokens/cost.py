@@ -12,7 +12,7 @@ from chatlane.core.types import Usage
 from chatlane.providers import profiles
 from chatlane.providers.profiles import ModelInfo
 
-__all__ = ["estimate_cost"]
+__all__ = ["estimate_cost", "list_price"]
 
 
 def estimate_cost(
@@ -43,16 +43,27 @@ def estimate_cost(
             f"model_info must be a chatlane.ModelInfo (or None), not {type(model_info).__name__}"
         )
     info = profiles.model_info(model) if model_info is None else model_info
-    if info is None or info.input_per_mtok is None:
+    if info is None:
         return None
     prompt = max(usage.prompt_tokens, 0)
-    cached = min(max(usage.cached_tokens, 0), prompt)
-    completion = max(usage.completion_tokens, 0)
-    if completion and info.output_per_mtok is None:
+    return list_price(
+        info, prompt, max(usage.completion_tokens, 0), min(max(usage.cached_tokens, 0), prompt)
+    )
+
+
+def list_price(info: ModelInfo, prompt: int, completion: int, cached: int = 0) -> float | None:
+    """The pricing rule of :func:`estimate_cost` for counts already checked (none below 0,
+    ``cached`` within ``prompt``): the budgets' hot path, where a call's counts are known
+    to be sound."""
+    input_price = info.input_per_mtok
+    if input_price is None:
+        return None
+    output_price = info.output_per_mtok
+    if completion and output_price is None:
         return None
     cached_price = info.cached_input_per_mtok
     if cached_price is None:
-        cached_price = info.input_per_mtok
-    dollars = (prompt - cached) * info.input_per_mtok + cached * cached_price
-    dollars += completion * (info.output_per_mtok or 0.0)
+        cached_price = input_price
+    dollars = (prompt - cached) * input_price + cached * cached_price
+    dollars += completion * (output_price or 0.0)
     return dollars / 1_000_000

@@ -100,6 +100,8 @@ def checked_facts(model_info: object) -> ModelInfo | None:
 def checked_messages(messages: object) -> list[Any]:
     """``messages`` as a list, if it holds messages (a list, a Conversation...); a clear error
     otherwise. The messages themselves are checked as they are counted."""
+    if type(messages) is list:  # the usual case, without the slower ABC checks
+        return messages.copy()
     if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Iterable):
         raise RequestValidationError(
             f"messages: must be a list of messages, got {type(messages).__name__}",
@@ -111,6 +113,8 @@ def checked_messages(messages: object) -> list[Any]:
 def _checked_tools(tools: object) -> Sequence[Mapping[str, Any]] | None:
     if tools is None:
         return None
+    if type(tools) is list and all(type(tool) is dict for tool in tools):
+        return tools
     if (
         isinstance(tools, str | bytes | Mapping)
         or not isinstance(tools, Sequence)
@@ -144,12 +148,24 @@ def _text_counter(
 ) -> tuple[Callable[[str], int], str, bool]:
     """(count function, method, exact) for text of a non-local ``model``."""
     name = encoding_for_model(model) if model_info is None else model_info.encoding
+    counter = _COUNTERS.get(name)
+    if counter is not None:
+        return counter
     if name is not None and name not in _KNOWN_ENCODINGS:
         raise UsageError(
             f"model_info.encoding: chatlane does not count with {name!r}; use one of "
             f"{', '.join(sorted(_KNOWN_ENCODINGS))}, or None for an estimate",
             model=model,
         )
+    counter = _COUNTERS[name] = _counter_for(name)
+    return counter
+
+
+_COUNTERS: dict[str | None, tuple[Callable[[str], int], str, bool]] = {}
+"""The counter of each encoding name (at most one per known name), made once."""
+
+
+def _counter_for(name: str | None) -> tuple[Callable[[str], int], str, bool]:
     if name is not None:
         # o200k_harmony shares o200k_base's vocabulary: text counts are the same, but the
         # harmony chat format's overhead is not the one modelled here.
@@ -199,7 +215,7 @@ _NOT_PROMPT: Final = frozenset({"reasoning_content", "reasoning", "reasoning_det
 
 def message_dict(message: Any) -> Mapping[str, Any]:
     """``message`` as a mapping: dicts as they are, a ``Message`` struct converted."""
-    if isinstance(message, Mapping):
+    if type(message) is dict or isinstance(message, Mapping):
         return message
     if isinstance(message, Message):
         converted: dict[str, Any] = msgspec.to_builtins(message)
