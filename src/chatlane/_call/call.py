@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from chatlane.core import errors
 from chatlane.core.error_mapping import ErrorContext
@@ -25,6 +25,8 @@ E = TypeVar("E", bound=errors.ChatlaneError)
 
 NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
+
+_UNKNOWN: Any = object()  # a fact not looked up yet (None is a fact: "not known")
 
 _SOONEST = 1e-6
 """The smallest timeout handed to a transport: a socket given 0 does not time out, it turns
@@ -78,6 +80,7 @@ class Call:
     _notes: dict[str, Any] | None = field(default=None, repr=False)
     _prompt: tuple[int, bool] | None = field(default=None, repr=False)
     _target: str | None = field(default=None, repr=False)
+    _info: Any = field(default=_UNKNOWN, repr=False)
 
     @property
     def notes(self) -> dict[str, Any]:
@@ -97,8 +100,13 @@ class Call:
 
     def model_info(self) -> ModelInfo | None:
         """What the client knows about the model (window, output limit, prices), or None."""
-        facts = self.facts
-        return None if facts is None else facts(self.model or "", self.wire_model, self.in_process)
+        info = self._info
+        if info is _UNKNOWN:
+            facts = self.facts
+            model = self.context.model or ""
+            info = None if facts is None else facts(model, self.wire_model, self.in_process)
+            self._info = info
+        return cast("ModelInfo | None", info)
 
     def prompt_tokens(self) -> int:
         """The prompt's tokens by chatlane's own count (tools included), counted once."""
@@ -109,15 +117,14 @@ class Call:
         rather than an estimate; counted once per call."""
         counted = self._prompt
         if counted is None:
-            from chatlane.tokens.counting import count_message_tokens
+            from chatlane.tokens.counting import prompt_count
 
-            count = count_message_tokens(
-                self.params.get("messages") or [],
-                self.wire_model,
-                tools=self.params.get("tools"),
-                model_info=self.model_info(),
+            params = self.params  # validated with the request: no need to check them again
+            messages, tools = params.get("messages") or [], params.get("tools")
+            tokens, exact, _method = prompt_count(
+                messages, self.wire_model, tools, self.model_info()
             )
-            counted = self._prompt = (count.tokens, count.exact)
+            counted = self._prompt = (tokens, exact)
         return counted
 
     def max_output_tokens(self) -> int | None:
@@ -156,6 +163,7 @@ class Call:
         clock and attempts; the notes stay (the pieces outside still hold this call)."""
         self.earlier_attempts += self.attempts
         self._prompt = self._target = None
+        self._info = _UNKNOWN
         for name in (
             "request",
             "context",

@@ -9,6 +9,7 @@ states in :mod:`chatlane.budget.reservations`, reserving against several budgets
 
 from __future__ import annotations
 
+import math
 import threading
 
 from chatlane.budget.amounts import (
@@ -118,38 +119,46 @@ class Budget(StateReadings):
         """Hold an attempt's worst case (``usd`` dollars, None when its price is unknown,
         and ``tokens``), or raise :class:`BudgetExceeded` / :class:`UnknownPriceError`
         and hold nothing."""
-        refuse_unpriced = self._usd_limit is not None and self._policy == "refuse"
+        limit = self._usd_limit
+        refuse_unpriced = limit is not None and self._policy == "refuse"
         reservation = _new_reservation(self, model, usd, tokens, refuse_unpriced=refuse_unpriced)
         nanos, tokens = reservation.usd_nanos, reservation.tokens
         with self._lock:
-            if self._usd_limit is not None and (
-                self._spent_nanos + self._reserved_nanos + nanos > self._usd_limit
-            ):
-                raise BudgetExceeded.refusing(
-                    budget=self._name,
-                    unit="usd",
-                    limit=nanos_to_usd(self._usd_limit),
-                    spent=nanos_to_usd(self._spent_nanos),
-                    reserved=nanos_to_usd(self._reserved_nanos),
-                    requested=nanos_to_usd(nanos),
-                    model=reservation.model,
-                )
+            if limit is not None and self._spent_nanos + self._reserved_nanos + nanos > limit:
+                raise self._refusal("usd", nanos, reservation.model)
             if self._token_limit is not None and (
                 self._spent_tokens + self._reserved_tokens + tokens > self._token_limit
             ):
-                raise BudgetExceeded.refusing(
-                    budget=self._name,
-                    unit="tokens",
-                    limit=self._token_limit,
-                    spent=self._spent_tokens,
-                    reserved=self._reserved_tokens,
-                    requested=tokens,
-                    model=reservation.model,
-                )
+                raise self._refusal("tokens", tokens, reservation.model)
             self._reserved_nanos += nanos
             self._reserved_tokens += tokens
             self._open.add(reservation.id)
         return reservation
+
+    def _refusal(self, unit: Unit, requested: int, model: str) -> BudgetExceeded:
+        """The error for a reservation of ``requested`` (nano-dollars or tokens) that does
+        not fit (the caller holds the lock)."""
+        if unit == "usd":
+            assert self._usd_limit is not None
+            return BudgetExceeded.refusing(
+                budget=self._name,
+                unit="usd",
+                limit=nanos_to_usd(self._usd_limit),
+                spent=nanos_to_usd(self._spent_nanos),
+                reserved=nanos_to_usd(self._reserved_nanos),
+                requested=nanos_to_usd(requested),
+                model=model,
+            )
+        assert self._token_limit is not None
+        return BudgetExceeded.refusing(
+            budget=self._name,
+            unit="tokens",
+            limit=self._token_limit,
+            spent=self._spent_tokens,
+            reserved=self._reserved_tokens,
+            requested=requested,
+            model=model,
+        )
 
     def _close(self, reservation: Reservation, action: str) -> None:
         """Forget an open reservation and what it held (the caller holds the lock)."""
@@ -165,8 +174,10 @@ class Budget(StateReadings):
     def settle(self, reservation: Reservation, usd: float | None, tokens: int) -> None:
         """Replace a reservation by what the attempt really cost: ``usd`` dollars (None
         when not known: the reserved dollars are counted instead) and ``tokens``."""
-        usd = _checked_optional_usd("usd", usd)
-        tokens = _checked_tokens("tokens", tokens)
+        if usd is not None and not (type(usd) is float and 0.0 <= usd < math.inf):
+            usd = _checked_optional_usd("usd", usd)
+        if type(tokens) is not int or tokens < 0:
+            tokens = _checked_tokens("tokens", tokens)
         nanos = None if usd is None else nanos_of(usd)
         with self._lock:
             self._close(reservation, "settle")

@@ -6,6 +6,7 @@ budgets share in making a reservation and a state.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import uuid
 from dataclasses import dataclass
@@ -186,9 +187,13 @@ def _new_reservation(
     """What an attempt asks ``budget`` to hold, its arguments checked: its worst case
     rounded up to the next nano-dollar, or UnknownPriceError when its price is unknown
     and ``refuse_unpriced`` (a dollar limit under ``on_unknown_price="refuse"``)."""
-    model = _checked_model(model)
-    usd = _checked_optional_usd("usd", usd)
-    tokens = _checked_tokens("tokens", tokens)
+    # The checks in full only for what is not plainly sound (the call flow's own values).
+    if type(model) is not str or not model:
+        model = _checked_model(model)
+    if usd is not None and not (type(usd) is float and 0.0 <= usd < math.inf):
+        usd = _checked_optional_usd("usd", usd)
+    if type(tokens) is not int or tokens < 0:
+        tokens = _checked_tokens("tokens", tokens)
     if usd is None and refuse_unpriced:
         raise UnknownPriceError.for_model(budget=budget.name, model=model)
     nanos = 0 if usd is None else nanos_of(usd, "up")

@@ -62,6 +62,7 @@ __all__ = [
     "estimate_tokens",
     "is_local_model",
     "message_dict",
+    "prompt_count",
 ]
 
 
@@ -140,6 +141,8 @@ def is_local_model(model: str) -> bool:
 
 def estimate_tokens(text: str) -> int:
     """The rough count used when no tokenizer is available: one token per 4 UTF-8 bytes."""
+    if text.isascii():  # one byte a character, and no copy made to count them
+        return (len(text) + 3) // 4
     return math.ceil(len(text.encode("utf-8", "surrogatepass")) / 4)
 
 
@@ -265,7 +268,9 @@ def _message_tokens(message: Mapping[str, Any], count: Callable[[str], int]) -> 
     tokens = _TOKENS_PER_MESSAGE
     exact = message.get("role") != "tool"
     for key, value in message.items():
-        if key == "content":
+        if key == "content" and type(value) is str:  # the usual content: one string
+            tokens += count(value)
+        elif key == "content":
             content_tokens, content_exact = _content_tokens(value, count)
             tokens += content_tokens
             exact = exact and content_exact
@@ -333,14 +338,28 @@ def count_message_tokens(
     model's facts in place of the table's. See the module docs for how each kind of model is
     counted and when the result is exact.
     """
-    messages = checked_messages(messages)
-    model = checked_model(model)
-    tools = _checked_tools(tools)
-    model_info = checked_facts(model_info)
+    return TokenCount(
+        *prompt_count(
+            checked_messages(messages),
+            checked_model(model),
+            _checked_tools(tools),
+            checked_facts(model_info),
+        )
+    )
+
+
+def prompt_count(
+    messages: Sequence[MessageParam],
+    model: str,
+    tools: Sequence[Mapping[str, Any]] | None,
+    model_info: ModelInfo | None,
+) -> tuple[int, bool, str]:
+    """:func:`count_message_tokens` for arguments already checked (a request chatlane
+    validated): (tokens, exact, method)."""
     if is_local_model(model):
         local = _count_local(messages, model, tools)
         if local is not None:
-            return local
+            return local.tokens, local.exact, local.method
     counter, method, exact = _text_counter(model, model_info)
     tokens = _REPLY_PRIMING
     for message in messages:
@@ -350,7 +369,7 @@ def count_message_tokens(
     if tools:
         tokens += _tools_tokens(tools, counter, method)
         exact = False
-    return TokenCount(tokens, exact, method)
+    return tokens, exact, method
 
 
 def message_costs(
