@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatlane.core import errors
 from chatlane.core.error_mapping import ErrorContext
@@ -25,8 +25,6 @@ E = TypeVar("E", bound=errors.ChatlaneError)
 
 NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
-
-_UNKNOWN: Any = object()  # a fact not looked up yet (None is a fact: "not known")
 
 _SOONEST = 1e-6
 """The smallest timeout handed to a transport: a socket given 0 does not time out, it turns
@@ -80,7 +78,8 @@ class Call:
     _notes: dict[str, Any] | None = field(default=None, repr=False)
     _prompt: tuple[int, bool] | None = field(default=None, repr=False)
     _target: str | None = field(default=None, repr=False)
-    _info: Any = field(default=_UNKNOWN, repr=False)
+    _info: ModelInfo | None = field(default=None, repr=False)
+    _info_known: bool = field(default=False, repr=False)
 
     @property
     def notes(self) -> dict[str, Any]:
@@ -100,13 +99,13 @@ class Call:
 
     def model_info(self) -> ModelInfo | None:
         """What the client knows about the model (window, output limit, prices), or None."""
-        info = self._info
-        if info is _UNKNOWN:
-            facts = self.facts
-            model = self.context.model or ""
-            info = None if facts is None else facts(model, self.wire_model, self.in_process)
-            self._info = info
-        return cast("ModelInfo | None", info)
+        if self._info_known:
+            return self._info
+        facts = self.facts
+        model = self.context.model or ""
+        info = None if facts is None else facts(model, self.wire_model, self.in_process)
+        self._info, self._info_known = info, True
+        return info
 
     def prompt_tokens(self) -> int:
         """The prompt's tokens by chatlane's own count (tools included), counted once."""
@@ -163,7 +162,7 @@ class Call:
         clock and attempts; the notes stay (the pieces outside still hold this call)."""
         self.earlier_attempts += self.attempts
         self._prompt = self._target = None
-        self._info = _UNKNOWN
+        self._info, self._info_known = None, False
         for name in (
             "request",
             "context",

@@ -52,12 +52,18 @@ class Flight:
 
     def land(self, answer: ChatCompletion | None) -> None:
         with self._lock:
-            if self._landed:
-                return
-            self._landed, self._value = True, answer
-            waiting = self._answer
+            waiting = self._settle(answer)
         if waiting is not None:
             waiting.set_result(answer)
+
+    def _settle(
+        self, answer: ChatCompletion | None
+    ) -> concurrent.futures.Future[ChatCompletion | None] | None:
+        """Record the answer (the caller holds the lock); the future to resolve, if any."""
+        if self._landed:
+            return None
+        self._landed, self._value = True, answer
+        return self._answer
 
 
 class Flights:
@@ -78,7 +84,9 @@ class Flights:
 
     def land(self, key: str, flight: Flight, answer: ChatCompletion | None) -> None:
         """End the leader's flight: waiters get ``answer`` (None: call for yourselves)."""
-        with self._lock:
+        with self._lock:  # one lock for both: the flights' and each flight's
             if self._open.get(key) is flight:
                 del self._open[key]
-        flight.land(answer)
+            waiting = flight._settle(answer)
+        if waiting is not None:
+            waiting.set_result(answer)

@@ -91,6 +91,18 @@ class _Buckets:
         return last <= now
 
 
+def _plainly_sound(key: object, limit: object, tokens: object) -> bool:
+    """The usual arguments (the client's own), told apart cheaply; others get the full
+    checks and their errors."""
+    return (
+        type(key) is str
+        and key != ""
+        and type(limit) is RateLimit
+        and type(tokens) is int
+        and tokens >= 0
+    )
+
+
 class LocalLimiter:
     """Rate limits kept in this process, for the threads and tasks that share the object.
 
@@ -118,9 +130,10 @@ class LocalLimiter:
     def try_acquire(self, key: str, limit: RateLimit, *, tokens: int) -> float:
         """0.0 when a request of ``tokens`` tokens is granted now (and recorded); else the
         seconds to wait before it could be, with nothing recorded. Never blocks."""
-        check_key(key)
-        check_limit(limit)
-        check_count("tokens", tokens)
+        if not _plainly_sound(key, limit, tokens):
+            check_key(key)
+            check_limit(limit)
+            check_count("tokens", tokens)
         with self._lock:
             now = time.monotonic()
             buckets = self._keys.get(key)
@@ -140,9 +153,12 @@ class LocalLimiter:
     def settle(self, key: str, limit: RateLimit, *, reserved: int, used: int) -> None:
         """Correct a granted request's tokens: ``reserved`` was the estimate it was granted
         with, ``used`` its real usage. A refund lets the next request in sooner."""
-        check_key(key)
-        check_limit(limit)
-        change = check_count("used", used) - check_count("reserved", reserved)
+        if not (_plainly_sound(key, limit, used) and type(reserved) is int and reserved >= 0):
+            check_key(key)
+            check_limit(limit)
+            check_count("used", used)
+            check_count("reserved", reserved)
+        change = used - reserved
         with self._lock:
             buckets = self._keys.get(key)
             if buckets is None:
