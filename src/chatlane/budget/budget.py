@@ -138,25 +138,22 @@ class Budget(StateReadings):
     def _refusal(self, unit: Unit, requested: int, model: str) -> BudgetExceeded:
         """The error for a reservation of ``requested`` (nano-dollars or tokens) that does
         not fit (the caller holds the lock)."""
+        numbers: tuple[float, ...]
         if unit == "usd":
             assert self._usd_limit is not None
-            return BudgetExceeded.refusing(
-                budget=self._name,
-                unit="usd",
-                limit=nanos_to_usd(self._usd_limit),
-                spent=nanos_to_usd(self._spent_nanos),
-                reserved=nanos_to_usd(self._reserved_nanos),
-                requested=nanos_to_usd(requested),
-                model=model,
-            )
-        assert self._token_limit is not None
+            counts = (self._usd_limit, self._spent_nanos, self._reserved_nanos, requested)
+            numbers = tuple(nanos_to_usd(count) for count in counts)
+        else:
+            assert self._token_limit is not None
+            numbers = (self._token_limit, self._spent_tokens, self._reserved_tokens, requested)
+        limit, spent, reserved, asked = numbers
         return BudgetExceeded.refusing(
             budget=self._name,
-            unit="tokens",
-            limit=self._token_limit,
-            spent=self._spent_tokens,
-            reserved=self._reserved_tokens,
-            requested=requested,
+            unit=unit,
+            limit=limit,
+            spent=spent,
+            reserved=reserved,
+            requested=asked,
             model=model,
         )
 

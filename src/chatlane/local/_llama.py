@@ -110,6 +110,7 @@ class LlamaModel:
         self._canonical = 0
         self._saved = StateCache(saved_bytes)
         self._exact_reuse: bool | None = None
+        self._steps_exact = False
         self.last_reused = 0
         """Prompt tokens the latest generation took from the context or a saved state."""
 
@@ -126,17 +127,40 @@ class LlamaModel:
         """Load weights (or only the vocabulary, ~0.1 s) from a GGUF file.
 
         ``saved_bytes`` bounds the KV states kept for prompts other than the current one.
+        The context is first configured so that one-token steps compute what batches compute
+        (:data:`_STEP_EXACT_OPTIONS`); a short probe checks it, and where it does not hold the
+        model is opened again with llama.cpp's defaults.
         """
         module = require_llama_cpp()
-        llama = module.Llama(
-            model_path=path,
-            n_ctx=n_ctx,
-            n_threads=n_threads,
-            n_threads_batch=n_threads,
-            vocab_only=vocab_only,
-            verbose=False,
-        )
-        return cls(llama, saved_bytes=saved_bytes)
+
+        def open_llama(**options: Any) -> Any:
+            return module.Llama(
+                model_path=path,
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                vocab_only=vocab_only,
+                verbose=False,
+                **options,
+            )
+
+        if vocab_only:
+            return cls(open_llama(), saved_bytes=saved_bytes)
+        try:
+            options = {"flash_attn": True, "type_v": int(module.GGML_TYPE_Q8_0)}
+            model = cls(open_llama(**options), saved_bytes=saved_bytes)
+        except Exception:  # a build without that configuration
+            _log.debug("flash attention with a q8_0 V cache is unavailable", exc_info=True)
+        else:
+            if model._steps_are_exact():
+                model._steps_exact = model._exact_reuse = True
+                return model
+            model.close()
+            _log.info(
+                "llama.cpp computes one-token steps differently from batches here: "
+                "replies are evaluated again before reproducible requests reuse them"
+            )
+        return cls(open_llama(), saved_bytes=saved_bytes)
 
     @property
     def n_ctx(self) -> int:
@@ -221,8 +245,11 @@ class LlamaModel:
                 yield int(token)
         finally:
             steps.close()
-            # Generated tokens were evaluated one at a time: not canonical (settle() fixes it).
+            # Generated tokens were evaluated one at a time: canonical only where one-token
+            # steps are exact (elsewhere settle() evaluates them again).
             self._tokens = [int(t) for t in llama.input_ids[: llama.n_tokens]]
+            if self._steps_exact:
+                self._canonical = len(self._tokens)
 
     @property
     def unsettled(self) -> int:
@@ -243,6 +270,12 @@ class LlamaModel:
         self.reuse_is_exact()  # the one-off probe, off the next request's path
         return True
 
+    @property
+    def steps_exact(self) -> bool:
+        """Whether a token evaluated alone (a generated one) gets the KV and logits it gets in
+        a batch: then replies are reused as they are, with nothing to settle."""
+        return self._steps_exact
+
     def reuse_is_exact(self) -> bool:
         """Whether this build gives a token the same KV in every split into batches of two or
         more (checked once, on a short probe: one batch against uneven smaller ones)."""
@@ -261,9 +294,7 @@ class LlamaModel:
 
     def forget(self) -> None:
         """Drop the context's KV and every saved state: the next prompt is evaluated whole."""
-        self._llama.n_tokens = 0
-        self._llama._ctx.kv_cache_seq_rm(-1, 0, -1)
-        self._tokens, self._canonical = [], 0
+        self._forget_context()
         self._saved.clear()
 
     def _prefill(self, prompt: list[int], *, exact: bool) -> None:
@@ -278,7 +309,7 @@ class LlamaModel:
         elif keep < len(self._tokens) // 2:
             self._stash()  # most of the context is about to go: keep a copy
         canonical = len(prompt) if keep <= self._canonical else self._canonical
-        if len(prompt) < MIN_BATCH:
+        if len(prompt) < MIN_BATCH and not self._steps_exact:
             canonical = 0
         self._tokens = self._tokens[:keep]
         self.last_reused = keep
@@ -332,21 +363,43 @@ class LlamaModel:
     def _probe(self) -> bool:
         tokens = self.tokenize(_PROBE_TEXT, special=False)[:_PROBE_TOKENS]
         live = (list(self._tokens), self._canonical, self._state_bytes() if self._tokens else b"")
-        results = []
-        for splits in ([len(tokens)], [*_PROBE_SPLITS, len(tokens)]):
-            self._llama.n_tokens = 0
-            self._llama._ctx.kv_cache_seq_rm(-1, 0, -1)
-            start = 0
-            for stop in splits:
-                self._llama.eval(tokens[start:stop])
-                start = stop
-            results.append((self._logits(), self._state_bytes()))
+        whole = self._evaluated_in(tokens, [len(tokens)])
+        same = whole == self._evaluated_in(tokens, [*_PROBE_SPLITS, len(tokens)])
+        self._forget_context()
+        if live[0]:
+            self._load(SavedState(tuple(live[0]), live[1], live[2]))
+        return same
+
+    def _steps_are_exact(self) -> bool:
+        """Whether one-token steps, and every split into batches, give the KV and logits of
+        one batch (checked on an empty context: once, when the model is loaded)."""
+        tokens = self.tokenize(_PROBE_TEXT, special=False)
+        if len(tokens) < _STEP_PROBE_BATCH + _STEP_PROBE_STEPS:
+            return False
+        tokens = tokens[: _STEP_PROBE_BATCH + _STEP_PROBE_STEPS]
+        whole = self._evaluated_in(tokens, [len(tokens)])
+        stepped = [*range(_STEP_PROBE_BATCH, len(tokens)), len(tokens)]
+        same = whole == self._evaluated_in(tokens, stepped) and whole == self._evaluated_in(
+            tokens, [*_PROBE_SPLITS, len(tokens)]
+        )
+        self._forget_context()
+        return same
+
+    def _evaluated_in(self, tokens: list[int], splits: Sequence[int]) -> tuple[bytes, bytes]:
+        """Logits and KV after evaluating ``tokens`` from scratch in batches ending at
+        ``splits``."""
+        self._forget_context()
+        start = 0
+        for stop in splits:
+            self._llama.eval(tokens[start:stop])
+            start = stop
+        return self._logits(), self._state_bytes()
+
+    def _forget_context(self) -> None:
+        """Empty the context (the saved states stay)."""
         self._llama.n_tokens = 0
         self._llama._ctx.kv_cache_seq_rm(-1, 0, -1)
         self._tokens, self._canonical = [], 0
-        if live[0]:
-            self._load(SavedState(tuple(live[0]), live[1], live[2]))
-        return results[0] == results[1]
 
     def close(self) -> None:
         self._saved.clear()
@@ -359,10 +412,18 @@ _MIN_SAVED_TOKENS = 32
 # and the rest (sizes that also catch kernels working in groups of four rows).
 _PROBE_TEXT = (
     "The lighthouse keeper counted ships at dawn, wrote their names in a blue book, "
-    "and sent the list to the harbour office before the tide turned."
+    "and sent the list to the harbour office before the tide turned. In the evening she "
+    "climbed the stairs again, lit the lamp, and watched the fishing boats come home one "
+    "by one through the rain."
 )
 _PROBE_TOKENS = 24
 _PROBE_SPLITS = [5, 7, 10]
+# The one-token-step probe: one batch of the first 56 tokens against a batch of 40 followed by
+# 16 one-token steps. A difference may stay hidden in a short context (rounding differences
+# are often absorbed when activations are quantized for the next matrix product), hence the
+# length.
+_STEP_PROBE_BATCH = 40
+_STEP_PROBE_STEPS = 16
 
 # Used when a GGUF file carries no chat template.
 _CHATML = (

@@ -132,13 +132,8 @@ class RateLimitPiece(Middleware):
         tokens = 0
         if limit.tokens_per_minute is not None:
             tokens = call.prompt_tokens() + (call.max_output_tokens() or 0)
-        if self._direct:
-            wait = limiter.try_acquire(key, limit, tokens=tokens)
-        else:
-            wait = yield Io(
-                lambda: limiter.try_acquire(key, limit, tokens=tokens),
-                lambda: limiter.atry_acquire(key, limit, tokens=tokens),
-            )
+        asked = self._ask(key, limit, tokens)
+        wait = (yield asked) if isinstance(asked, Io) else asked
         if wait > 0:
             yield from self._wait(call, key, limit, tokens, wait)
         try:
@@ -167,7 +162,7 @@ class RateLimitPiece(Middleware):
         self, call: Call, key: str, limit: RateLimit, tokens: int, wait: float
     ) -> Generator[Step, Any, None]:
         """Sleep until the limiter grants the attempt, or raise ``RateLimited``."""
-        config, limiter = self._config, self._limiter
+        config = self._config
         waited = 0.0
         while wait > 0:
             remaining = call.remaining()
@@ -179,13 +174,19 @@ class RateLimitPiece(Middleware):
                 raise call.annotate(RateLimited(wait, key=key))
             yield Sleep(wait)
             waited += wait
-            if self._direct:
-                wait = limiter.try_acquire(key, limit, tokens=tokens)
-            else:
-                wait = yield Io(
-                    lambda: limiter.try_acquire(key, limit, tokens=tokens),
-                    lambda: limiter.atry_acquire(key, limit, tokens=tokens),
-                )
+            asked = self._ask(key, limit, tokens)
+            wait = (yield asked) if isinstance(asked, Io) else asked
+
+    def _ask(self, key: str, limit: RateLimit, tokens: int) -> float | Io:
+        """The limiter's answer (seconds to wait, 0.0: granted) when it runs in this
+        process; else the I/O step that gets it."""
+        limiter = self._limiter
+        if self._direct:
+            return limiter.try_acquire(key, limit, tokens=tokens)
+        return Io(
+            lambda: limiter.try_acquire(key, limit, tokens=tokens),
+            lambda: limiter.atry_acquire(key, limit, tokens=tokens),
+        )
 
     def _wanted(self, call: Call) -> dict[str, str] | None:
         """The rate-limit headers of the latest response, when the limiter learns from them."""
