@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from chatlane.local import LocalEngine
+from chatlane.local import _llama as llama_module
+from chatlane.local._llama import LlamaModel, Sampling
 from chatlane.local.prefix import MIN_BATCH, SavedState, StateCache, chunks, common_prefix, reusable
 from tests.local.conftest import MISSING
 
@@ -162,6 +164,122 @@ def test_logits_and_kv_are_bit_identical_with_and_without_the_prefix(
                 model._prefill(prompt, exact=True)
                 assert model.last_reused > 0 or len(prefix) < 4
                 assert (model._logits(), model._state_bytes()) == cold
+
+
+NEXT_TURN = "<|im_end|>\n<|im_start|>user\nAnd then?<|im_end|>\n<|im_start|>assistant\n"
+
+
+def _reply_then_next_turn(
+    model: LlamaModel, prompt: list[int], length: int, sampling: Sampling
+) -> list[int]:
+    """Generate ``length`` tokens one step at a time after ``prompt`` (exact), leave them in
+    the context, and return the next turn's prompt: the context's tokens and a new question."""
+    steps = model.generate(prompt, sampling, None, exact=True)
+    for _ in range(length + 1):  # the last token sampled is not evaluated
+        if model.is_end(next(steps)):
+            break
+    steps.close()
+    follow = [int(t) for t in model._llama.tokenize(NEXT_TURN.encode(), False, True)]
+    return [*model._tokens, *follow]
+
+
+@pytest.mark.local_model
+@needs
+def test_this_build_computes_one_token_steps_as_batches(engine: LocalEngine) -> None:
+    model = engine._loaded()
+    engine.complete({"messages": [{"role": "user", "content": "About the sea?"}], "max_tokens": 8})
+    engine.wait_idle()  # the first reply's settling runs the probe
+    assert model.steps_exact  # flash attention with a q8_0 K cache
+    assert model.reuse_is_exact()
+
+
+@pytest.mark.local_model
+@needs
+@pytest.mark.parametrize("length", [1, 6, 40])
+def test_a_reply_is_reused_as_generated_with_bit_identical_logits_and_kv(
+    engine: LocalEngine, length: int
+) -> None:
+    model = engine._loaded()
+    sampling = Sampling(temperature=0.9, top_p=0.95, seed=3)
+    with engine._generate_lock:
+        assert model._probe_steps()
+        for topic in TOPICS:
+            model.forget()
+            prompt = engine._prompt(model, [{"role": "user", "content": f"About {topic}?"}])
+            following = _reply_then_next_turn(model, prompt, length, sampling)
+            generated = len(model._tokens) - len(prompt)
+            assert generated >= 1
+            assert model.unsettled == 0  # nothing to evaluate again
+            model._prefill(following, exact=True)
+            assert model.last_reused == len(prompt) + generated  # the whole reply
+            warm = (model._logits(), model._state_bytes())
+            model.forget()
+            model._prefill(following, exact=True)
+            assert model.last_reused == 0
+            assert (model._logits(), model._state_bytes()) == warm
+
+
+@pytest.mark.local_model
+@needs
+def test_the_reply_is_reusable_at_once_without_background_work(engine: LocalEngine) -> None:
+    model = engine._loaded()
+    with engine._generate_lock:
+        assert model._probe_steps()
+    engine.clear_prefixes()
+    history: list[dict[str, Any]] = [{"role": "user", "content": "Name a colour."}]
+    first = engine.complete({"messages": history, "max_tokens": 8, "temperature": 0})
+    assert model.unsettled == 0
+    assert engine._settler is None or not engine._settler.is_alive()
+    history += [
+        {"role": "assistant", "content": first["choices"][0]["message"]["content"]},
+        {"role": "user", "content": "And another?"},
+    ]
+    engine.complete({"messages": history, "max_tokens": 8, "temperature": 0})
+    assert model.last_reused >= first["usage"]["prompt_tokens"] + 1
+
+
+@pytest.mark.local_model
+@needs
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"flash_attn": True}],
+    ids=["llama.cpp defaults", "flash attention, F16 K"],
+)
+def test_where_steps_differ_the_probe_says_so_and_replies_are_settled_first(
+    monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
+) -> None:
+    """Under llama.cpp's defaults one-token steps differ from batches on this build (and with
+    flash attention on an F16 K cache, batches of 64 and more differ from small ones): the
+    probe sees it, and replies are evaluated again before reproducible requests reuse them
+    (or, where batches differ, not reused by them at all)."""
+    if MISSING is not None:
+        pytest.skip(MISSING)
+    monkeypatch.setattr(llama_module, "_step_exact_options", lambda module: options)
+    engine = LocalEngine()
+    model = engine._loaded()
+    try:
+        with engine._generate_lock:
+            assert not model._probe_steps()
+        assert model.reuse_is_exact() is (not options)  # flash attention, F16 K: not even that
+        extra = {"temperature": 0}
+        reference = _conversations(engine, extra, fresh=True, settle=False)
+        assert _conversations(engine, extra, fresh=False, settle=True) == reference
+        assert _conversations(engine, extra, fresh=False, settle=False) == reference
+        with engine._generate_lock:
+            model.forget()
+            prompt = engine._prompt(model, [{"role": "user", "content": "About salt?"}])
+            following = _reply_then_next_turn(model, prompt, 12, Sampling(0.0, 1.0, 0))
+            assert model.unsettled > 0
+            model._prefill(following, exact=True)
+            # Not the reply; nothing at all where batches of different sizes differ.
+            assert model.last_reused == (len(prompt) if model.reuse_is_exact() else 0)
+            warm = (model._logits(), model._state_bytes())
+            model.forget()
+            model._prefill(following, exact=True)
+            assert (model._logits(), model._state_bytes()) == warm
+    finally:
+        engine.wait_idle()
+        model.close()
 
 
 @pytest.mark.local_model

@@ -20,9 +20,10 @@ lock because a llama.cpp context serves one sequence at a time.
 A prompt reuses the evaluated prefix it shares with the previous one (conversation history,
 system prompt, tool definitions) or with a saved state of another conversation (least
 recently used dropped first, within ``prefix_cache_bytes``). Reproducible requests get the
-same answer either way: see :mod:`chatlane.local.prefix`. Once a generation ends, a
-background thread evaluates its tokens again as a batch, so that the next turn of the
-conversation reuses them too.
+same answer either way: see :mod:`chatlane.local.prefix`. The reply's tokens are reused by
+the next turn as they were generated; only where llama.cpp computes one-token steps
+differently from batches does a background thread evaluate them again as a batch once the
+generation ends, so that reproducible requests reuse them too.
 """
 
 from __future__ import annotations

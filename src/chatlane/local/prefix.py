@@ -2,24 +2,31 @@
 
 llama.cpp keeps the keys and values (KV) of every token it evaluated; a prompt that starts
 with tokens already evaluated only needs its new tokens evaluated. Reuse must not change the
-answer of a reproducible request (``temperature=0`` or a seed), and on the CPU build measured
-(llama.cpp 0.3.36 bindings, SmolLM2 Q4_1, 1 and 2 threads, flash attention off) the numbers
-of a token depend on how it was evaluated in exactly one way:
+answer of a reproducible request (``temperature=0`` or a seed). On the CPU build measured
+(llama.cpp 0.3.36 bindings, SmolLM2 Q4_1, 2 threads) the numbers of a token depend on how it
+was evaluated only through attention:
 
-- a token evaluated in a batch of two or more tokens gets the same KV, bit for bit, however
-  the prompt was split into batches (one batch, 512-token chunks, 32-token chunks, chunks
-  that start anywhere, batches of two);
-- a token evaluated alone, as every generated token is, may get a different KV (one-token
-  batches take other matrix kernels), and the tokens after it inherit the difference.
+- with llama.cpp's default context (flash attention off, F16 KV cache), K*Q goes through
+  llamafile's tinyBLAS for a batch of two or more tokens and through ggml's own dot product
+  for a single token; the two sum in another order. So a token gets the same KV, bit for bit,
+  in every split of the prompt into batches of two or more, but a token evaluated alone, as
+  every generated token is, may get a different KV, and the tokens after it inherit the
+  difference;
+- with flash attention and a q8_0 K cache (what :meth:`LlamaModel.load
+  <chatlane.local._llama.LlamaModel.load>` asks for first), every query row is computed by
+  the same kernel whatever the batch size, one-token steps included: a reply's KV is the KV a
+  fresh evaluation of the same tokens gives, and it is reused as it is.
 
-So every prompt is evaluated in batches of at least :data:`MIN_BATCH` tokens, and a state
-records how many of its leading tokens were evaluated that way (``canonical``): a
-reproducible request reuses no more than that, any other request reuses the whole common
-prefix. Generated tokens become canonical when :meth:`LlamaModel.settle` evaluates them again
-as one batch (the engine does it in the background once a generation ends). Whether the
-build behaves so is checked once per model (``LlamaModel.reuse_is_exact``); where it does not
-(flash attention, repacked weights that split batches by four, ...), reproducible requests
-evaluate their whole prompt.
+Which of the two holds is checked when the model is loaded (a probe of one batch against
+small batches and one-token steps; the model is opened again with llama.cpp's defaults where
+the second does not hold). Under the defaults every prompt is evaluated in batches of at least
+:data:`MIN_BATCH` tokens, and a state records how many of its leading tokens were evaluated
+that way (``canonical``): a reproducible request reuses no more than that, any other request
+reuses the whole common prefix. Generated tokens become canonical when
+:meth:`LlamaModel.settle` evaluates them again as one batch (the engine does it in the
+background once a generation ends). Whether batches of two or more agree is itself checked
+once per model (``LlamaModel.reuse_is_exact``); where it does not (repacked weights that split
+batches by four, ...), reproducible requests evaluate their whole prompt.
 """
 
 from __future__ import annotations
