@@ -71,8 +71,20 @@ SECTIONS = [
     Section("import", "Import time in a fresh interpreter (lower is better)"),
     Section("cli", "`chatlane --help`, the whole process (lower is better)"),
     Section("local", "Embedded model, SmolLM2-135M, greedy, 96 tokens (higher is better)"),
+    Section(
+        "conversation",
+        "Embedded model, a 10-turn conversation: time to first token per turn, the user"
+        " reading between turns (lower is better)",
+    ),
+    Section(
+        "conversation-b2b",
+        "Embedded model, the same conversation back to back, as an agent loop sends it:"
+        " time to first token per turn (lower is better)",
+    ),
     *production.SECTIONS,
 ]
+WORST_TURN = "worst turn: chatlane's first token / llama-cpp-python's"
+
 TARGETS = [
     Target("sync per call <= 1.3x raw urllib3", "sync", 1.3, at_most=True),
     Target("async throughput >= 0.8x raw aiohttp", "async", 0.8, at_most=False),
@@ -81,6 +93,24 @@ TARGETS = [
     Target("import chatlane < 150 ms", "import", 150, at_most=True, unit="ms"),
     Target("chatlane --help < 500 ms", "cli", 500, at_most=True, unit="ms"),
     Target("embedded model tokens/s >= 0.95x llama-cpp-python", "local", 0.95, at_most=False),
+    Target(
+        "conversation, every turn <= 1.2x llama-cpp-python's first token",
+        "conversation",
+        1.2,
+        True,
+        "x",
+        row=WORST_TURN,
+        decimals=2,
+    ),
+    Target(
+        "back to back, every turn <= 1.2x llama-cpp-python's first token",
+        "conversation-b2b",
+        1.2,
+        True,
+        "x",
+        row=WORST_TURN,
+        decimals=2,
+    ),
     *production.TARGETS,
 ]
 MEASURED = [
@@ -104,9 +134,15 @@ MEASURED = [
     "- Import: median wall time of `python -c 'import X'` minus that of `python -c 'pass'`.",
     "- Embedded model: median tokens/s after the first token, and time to first token, of a",
     "  streamed greedy generation, chatlane and llama-cpp-python alternating, same model file,",
-    "  prompt and thread count. At temperature 0 chatlane re-reads the whole prompt so that",
-    "  greedy output is reproducible, while llama-cpp-python reuses its cached prompt from the",
-    "  previous run: that, not overhead, is the first-token gap.",
+    "  prompt and thread count; both reuse the prompt they evaluated on the previous run.",
+    "- Conversation: `bench/local_model.py`, ten questions asked in turn, each turn's prompt",
+    "  the whole history so far; time to first token per turn, medians of three",
+    "  conversations (one with --quick). With the user's pause: chatlane's and",
+    "  llama-cpp-python's turns alternate (the other side's turn is the pause). Back to",
+    "  back: each side's ten turns with no pause, as an agent loop sends them.",
+    "  llama-cpp-python uses its in-context prefix reuse (`create_chat_completion`'s",
+    "  default); chatlane its prefix cache, which keeps `temperature=0` answers identical to",
+    "  a fresh evaluation. A single fresh prompt: neither side has a cached prefix.",
     *production.MEASURED,
 ]
 
@@ -554,6 +590,44 @@ def local_rows(repeats: int) -> list[Row]:
     return rows
 
 
+def conversation_rows(repeats: int) -> list[Row]:
+    """Per turn, chatlane's time to first token, llama-cpp-python's beside it, and the worst
+    turn's ratio (what the targets read); both ways: with the user's pause, back to back."""
+    try:
+        from local_model import conversation_results
+
+        results = conversation_results(repeats)
+    except Exception as error:
+        reason = describe(error)
+        return [
+            Row(section, WORST_TURN, None, "x", reason)
+            for section in ("conversation", "conversation-b2b")
+        ]
+    rows = []
+    for section, mine, theirs in (
+        ("conversation", "chatlane_ttft", "direct_ttft"),
+        ("conversation-b2b", "back_to_back_ttft", "direct_back_to_back_ttft"),
+    ):
+        ratios = []
+        for turn in results.turns:
+            ours, direct = getattr(turn, mine), getattr(turn, theirs)
+            ratios.append(ours / direct)
+            detail = (
+                f"{ours / direct:.2f}x llama-cpp-python's {direct * 1000:.0f} ms;"
+                f" {turn.chatlane_reused} of {turn.prompt_tokens} prompt tokens reused"
+            )
+            label = f"turn {turn.turn}, chatlane"
+            rows.append(Row(section, label, ours * 1000, "ms", detail))
+        rows.append(Row(section, WORST_TURN, max(ratios), "x", "", decimals=2))
+    fresh = results.fresh_chatlane_ttft / results.fresh_direct_ttft
+    detail = (
+        f"chatlane {results.fresh_chatlane_ttft * 1000:.0f} ms, llama-cpp-python"
+        f" {results.fresh_direct_ttft * 1000:.0f} ms, neither with a cached prefix"
+    )
+    rows.append(Row("conversation", "a single fresh prompt", fresh, "x", detail, decimals=2))
+    return rows
+
+
 # --- the machine, the upstream ------------------------------------------------------------
 
 
@@ -663,6 +737,8 @@ def main() -> None:
             rows += [Row("local", "embedded model", None, "tokens/s", "skipped (--no-local)")]
         else:
             rows += progress("local", lambda: local_rows(sizes.local_repeats))
+            conversations = 1 if args.quick else 3
+            rows += progress("conversation", lambda: conversation_rows(conversations))
     rows += progress("pieces-sync", lambda: production.sync_rows(base, pieces, chatlane))
     rows += progress(
         "pieces-async", lambda: asyncio.run(production.async_rows(base, pieces, chatlane))
