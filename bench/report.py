@@ -31,7 +31,7 @@ class Row:
     def shown(self) -> str:
         if self.value is None:
             return "n/a"
-        return f"{self.value:,.{self.decimals}f} {self.unit}".rstrip()
+        return f"{self.value:,.{self.decimals}f}{_spaced(self.unit)}"
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,9 @@ class Target:
     def shown(self, measured: float | None) -> str:
         if measured is None:
             return "n/a"
-        return f"{measured:,.{self.decimals}f} {self.unit}" if self.unit else f"{measured:.2f}x"
+        if not self.unit:
+            return f"{measured:.2f}x"
+        return f"{measured:,.{self.decimals}f}{_spaced(self.unit)}"
 
 
 @dataclass(frozen=True)
@@ -170,3 +172,8 @@ def markdown(
     lines += list(measured)
     lines.append("")
     return "\n".join(lines)
+
+
+def _spaced(unit: str) -> str:
+    """A unit as it follows its number: "1.10x", "16.6 µs", a bare number."""
+    return unit if unit in ("", "x") else f" {unit}"
