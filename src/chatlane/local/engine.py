@@ -44,6 +44,7 @@ from chatlane.local._llama import INSTALL_HINT, LlamaModel, Sampling, llama_cpp_
 from chatlane.local.errors import LocalEngineError
 from chatlane.local.generation import Outcome, generate_text
 from chatlane.local.model_file import DEFAULT_MODEL_NAME, MODEL_FILE, default_model_path
+from chatlane.local.prefix import DEFAULT_PREFIX_CACHE_BYTES
 from chatlane.local.prompt import (
     answer_option,
     answered_by_tools,
@@ -51,7 +52,6 @@ from chatlane.local.prompt import (
     decision_turns,
 )
 from chatlane.local.request import ChatRequest, parse_messages, parse_request
-from chatlane.local.settings import DEFAULT_PREFIX_CACHE_BYTES
 from chatlane.local.toolcalls import RepeatGuard, ToolCallSplitter
 
 __all__ = ["LocalEngine", "LocalEngineError", "default_model_path"]

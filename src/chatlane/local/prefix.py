@@ -17,16 +17,17 @@ was evaluated only through attention:
   the same kernel whatever the batch size, one-token steps included: a reply's KV is the KV a
   fresh evaluation of the same tokens gives, and it is reused as it is.
 
-Which of the two holds is checked when the model is loaded (a probe of one batch against
-small batches and one-token steps; the model is opened again with llama.cpp's defaults where
-the second does not hold). Under the defaults every prompt is evaluated in batches of at least
-:data:`MIN_BATCH` tokens, and a state records how many of its leading tokens were evaluated
-that way (``canonical``): a reproducible request reuses no more than that, any other request
-reuses the whole common prefix. Generated tokens become canonical when
-:meth:`LlamaModel.settle` evaluates them again as one batch (the engine does it in the
-background once a generation ends). Whether batches of two or more agree is itself checked
-once per model (``LlamaModel.reuse_is_exact``); where it does not (repacked weights that split
-batches by four, ...), reproducible requests evaluate their whole prompt.
+Which of the two holds is probed once per model, in the background after its first reply
+(one batch against small batches and one-token steps); until then, and where the probe
+fails, replies are treated as under the defaults. Under the defaults every prompt is
+evaluated in batches of at least :data:`MIN_BATCH` tokens, and a state records how many of
+its leading tokens were evaluated that way (``canonical``): a reproducible request reuses
+no more than that, any other request reuses the whole common prefix. Generated tokens
+become canonical when :meth:`LlamaModel.settle` evaluates them again as one batch (the
+engine does it in the background once a generation ends). Whether batches of two or more
+agree is itself checked once per model (``LlamaModel.reuse_is_exact``); where it does not
+(repacked weights that split batches by four, ...), reproducible requests evaluate their
+whole prompt.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "DEFAULT_PREFIX_CACHE_BYTES",
     "MIN_BATCH",
     "SavedState",
     "StateCache",
@@ -43,6 +45,10 @@ __all__ = [
     "common_prefix",
     "reusable",
 ]
+
+DEFAULT_PREFIX_CACHE_BYTES = 64 * 2**20
+"""Memory for saved prompt states by default: SmolLM2-135M's KV is ~23 KB a token, so
+~2,900 tokens (a few conversations of a few turns)."""
 
 MIN_BATCH = 2
 """The smallest batch whose KV is the same as in any other split of the prompt."""

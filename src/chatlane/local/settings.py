@@ -11,15 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chatlane.local.prefix import DEFAULT_PREFIX_CACHE_BYTES
+
 if TYPE_CHECKING:
     from chatlane.local.engine import LocalEngine
     from chatlane.providers.profiles import ModelInfo
 
 __all__ = ["LocalModel"]
 
-DEFAULT_PREFIX_CACHE_BYTES = 64 * 2**20
-"""Memory for saved prompt states by default: SmolLM2-135M's KV is ~23 KB a token, so
-~2,900 tokens (a few conversations of a few turns)."""
 
 _engines: dict[LocalModel, LocalEngine] = {}
 _engines_lock = threading.Lock()
