@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import functools
 import gzip
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -17,7 +14,7 @@ from chatlane.testing import FakeServer, RawResponse, ResetMidStream
 from chatlane.transport.async_aiohttp import AiohttpTransport
 from chatlane.transport.base import DEFAULT_MAX_RESPONSE_BYTES
 from chatlane.transport.sync_urllib3 import Urllib3Transport
-from tests.client.conftest import MakeDriver
+from tests.client.conftest import MakeDriver, RawServer
 from tests.client.drivers import Driver
 from tests.conftest import FAST_RETRY
 
@@ -102,33 +99,6 @@ def test_a_body_cut_short_is_not_sent_again(make_driver: MakeDriver, server: Fak
     assert len(server.chat_requests) == 1
 
 
-@pytest.fixture
-def raw_server() -> Iterator[Callable[[bytes], str]]:
-    """A loopback socket that answers every request with the given bytes, then closes."""
-    sockets: list[socket.socket] = []
-
-    def serve(answer: bytes) -> str:
-        listener = socket.create_server(("127.0.0.1", 0))
-        sockets.append(listener)
-
-        def run() -> None:
-            while True:
-                try:
-                    connection, _ = listener.accept()
-                except OSError:
-                    return
-                with connection:
-                    connection.recv(65536)
-                    connection.sendall(answer)
-
-        threading.Thread(target=run, daemon=True).start()
-        return f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
-
-    yield serve
-    for listener in sockets:
-        listener.close()
-
-
 @pytest.mark.parametrize(
     "answer",
     [
@@ -140,7 +110,7 @@ def raw_server() -> Iterator[Callable[[bytes], str]]:
 )
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_an_answer_that_is_not_http_is_a_decode_error_not_retried(
-    answer: bytes, mode: str, raw_server: Callable[[bytes], str]
+    answer: bytes, mode: str, raw_server: RawServer
 ) -> None:
     driver = Driver(mode, base_url=raw_server(answer), api_key="k", retry=FAST_RETRY)
     with pytest.raises(chatlane.ResponseDecodeError, match="not valid HTTP") as info:

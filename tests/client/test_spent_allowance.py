@@ -5,53 +5,37 @@ out, so the client never hands a transport one."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
 import chatlane
+from tests.client.conftest import RawServer
 from tests.client.drivers import Driver
 
 HI = [{"role": "user", "content": "Hi"}]
 
 
-@pytest.fixture
-def trickling_server() -> Iterator[str]:
-    """Sends a stream's headers in pieces 40 ms apart (each within a 60 ms read timeout,
-    all of them past it), then nothing for two seconds."""
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            with connection:
-                connection.recv(65536)
-                for piece in (
-                    b"HTTP/1.1 200 OK\r\n",
-                    b"content-type: text/event-stream\r\n",
-                    b"transfer-encoding: chunked\r\n\r\n",
-                ):
-                    connection.sendall(piece)
-                    time.sleep(0.04)
-                time.sleep(2.0)
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
-    listener.close()
+def trickle(connection: socket.socket) -> None:
+    """A stream's headers in pieces 40 ms apart (each within a 60 ms read timeout, all of
+    them past it), then nothing for two seconds."""
+    for piece in (
+        b"HTTP/1.1 200 OK\r\n",
+        b"content-type: text/event-stream\r\n",
+        b"transfer-encoding: chunked\r\n\r\n",
+    ):
+        connection.sendall(piece)
+        time.sleep(0.04)
+    time.sleep(2.0)
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_an_allowance_spent_on_the_headers_is_a_first_token_timeout(
-    mode: str, trickling_server: str
+    mode: str, raw_server: RawServer
 ) -> None:
     driver = Driver(
         mode,
-        base_url=trickling_server,
+        base_url=raw_server(trickle),
         api_key="k",
         max_retries=0,
         timeout=chatlane.Timeout(first_token=0.06),
