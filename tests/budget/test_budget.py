@@ -172,17 +172,20 @@ def test_bad_budgets_are_usage_errors_naming_the_parameter(
 @pytest.mark.parametrize(
     ("args", "named"),
     [(("", 0.1, 1), "model"), ((None, 0.1, 1), "model"), (("m", -0.1, 1), "usd"),
-     (("m", float("inf"), 1), "usd"), (("m", 0.1, -1), "tokens"), (("m", 0.1, 2.0), "tokens")],
+     (("m", float("inf"), 1), "usd"), (("m", float("nan"), 1), "usd"), (("m", True, 1), "usd"),
+     (("m", 0.1, -1), "tokens"), (("m", 0.1, 2.0), "tokens"), (("m", 0.1, True), "tokens")],
 )  # fmt: skip
 def test_bad_reservations_are_usage_errors(args: tuple[object, ...], named: str) -> None:
     budget = Budget(usd=1.0)
     with pytest.raises(UsageError, match=named):
         budget.reserve(*args)  # type: ignore[arg-type]
     reservation = budget.reserve("m", 0.1, 1)
-    with pytest.raises(UsageError, match="usd"):
-        budget.settle(reservation, -1.0, 1)
-    with pytest.raises(UsageError, match="tokens"):
-        budget.settle(reservation, 0.1, None)  # type: ignore[arg-type]
+    for bad_usd in (-1.0, float("nan"), float("inf"), True):
+        with pytest.raises(UsageError, match="usd"):
+            budget.settle(reservation, bad_usd, 1)
+    for bad_tokens in (None, -1, True, 2.0):
+        with pytest.raises(UsageError, match="tokens"):
+            budget.settle(reservation, 0.1, bad_tokens)  # type: ignore[arg-type]
     budget.settle(reservation, 0.1, 1)  # the bad settlements left it open
 
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from chatlane._call.call import Call
 from chatlane._call.layers import Flow, Middleware, Proceed
 from chatlane._call.scopes import BUDGET_SCOPES
-from chatlane._call.steps import Io, Step
+from chatlane._call.steps import Io
 from chatlane.budget.budget import (
     BudgetLike,
     Reservation,
@@ -86,19 +86,16 @@ class AccountingPiece(Middleware):
         try:
             completion = yield from proceed(call)
         except errors.ChatlaneError:
-            yield from self._close(call, held, direct, self._billed_before_failing(call))
+            step = self._close(call, held, direct, self._billed_before_failing(call))
+            if step is not None:
+                yield step
             raise
         except GeneratorExit:  # the caller dropped the stream: nothing may be awaited now
-            self._close_now(call, held, self._billed_before_failing(call))
+            self._close(call, held, True, self._billed_before_failing(call))
             raise
-        price = self._price(call, completion.usage, completion)
-        if not held:
-            pass
-        elif direct:
-            _closed(held, price)
-        else:
-            yield Io(lambda: _closed(held, price), lambda: _aclosed(held, price))
-        self._record(call, price)
+        step = self._close(call, held, direct, self._price(call, completion.usage, completion))
+        if step is not None:
+            yield step
         return completion
 
     def _price(self, call: Call, usage: Usage | None, completion: ChatCompletion | None) -> Price:
@@ -116,21 +113,19 @@ class AccountingPiece(Middleware):
 
     def _close(
         self, call: Call, held: list[Reservation], direct: bool, price: Price | None
-    ) -> Generator[Step, Any, None]:
-        """Settle (or release) the reservations and record the attempt. A shared budget that
-        cannot be reached now keeps the settlement for later (``RedisBudget``): that is a
-        warning, never a failure of a call whose answer is here."""
-        if held:
-            if direct:
-                _closed(held, price)
-            else:
-                yield Io(lambda: _closed(held, price), lambda: _aclosed(held, price))
+    ) -> Io | None:
+        """Record the attempt and settle (or release) its reservations: here when ``direct``
+        (no I/O, or none may wait: an abandoned stream), else through the I/O step returned
+        for the caller to yield. A shared budget that cannot be reached keeps the settlement
+        for later (``RedisBudget``): a warning, never a failure of a call whose answer is
+        here."""
         self._record(call, price)
-
-    def _close_now(self, call: Call, held: list[Reservation], price: Price | None) -> None:
-        if held:
+        if not held:
+            return None
+        if direct:
             _closed(held, price)
-        self._record(call, price)
+            return None
+        return Io(lambda: _closed(held, price), lambda: _aclosed(held, price))
 
     def _record(self, call: Call, price: Price | None) -> None:
         if self._ledger is not None:
