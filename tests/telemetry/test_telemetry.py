@@ -203,3 +203,59 @@ def test_telemetry_is_configured_clearly(tmp_path: Path) -> None:
         chatlane.Client(base_url="http://127.0.0.1:9/v1", telemetry="on")  # type: ignore[arg-type]
     with pytest.raises(chatlane.ConfigurationError, match="jsonl"):
         chatlane.Telemetry(otel=False, jsonl=tmp_path / "no" / "such" / "dir" / "u.jsonl")
+
+
+# The global providers can be set once per process: this runs in a process of its own.
+_GLOBAL_PROVIDERS_LATER = """
+import logging
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import chatlane
+from chatlane.testing import Completion, FakeServer
+
+logging.basicConfig(level=logging.WARNING)
+with FakeServer() as server:
+    client = chatlane.Client(
+        base_url=server.url, api_key="k", telemetry=chatlane.Telemetry(log=False, otel=True)
+    )
+    server.enqueue(Completion(content="before"), Completion(content="after"))
+    hi = [{"role": "user", "content": "hi"}]
+    assert client.chat(model="m", messages=hi).text == "before"  # no SDK yet
+
+    spans, readings = InMemorySpanExporter(), InMemoryMetricReader()
+    tracing = TracerProvider()
+    tracing.add_span_processor(SimpleSpanProcessor(spans))
+    trace.set_tracer_provider(tracing)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[readings]))
+
+    assert client.chat(model="m", messages=hi).text == "after"
+    finished = spans.get_finished_spans()
+    assert [span.name for span in finished] == ["chat m"], finished
+    assert finished[0].attributes["gen_ai.usage.output_tokens"] > 0
+    data = readings.get_metrics_data()
+    names = {m.name for r in data.resource_metrics for s in r.scope_metrics for m in s.metrics}
+    assert "gen_ai.client.operation.duration" in names, names
+    client.close()
+print("ok")
+"""
+
+
+def test_an_sdk_set_up_after_the_client_gets_its_next_calls() -> None:
+    """With no SDK the API's no-ops are skipped; a service that sets up its providers after
+    making the client has the next call traced and measured."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _GLOBAL_PROVIDERS_LATER],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -39,6 +39,20 @@ def _cap(limit: float | None, remaining: float | None) -> float | None:
     return max(min(limit, remaining), _SOONEST)
 
 
+_PromptCount = Callable[[Any, str, Any, "ModelInfo | None"], tuple[int, bool, str]]
+_prompt_count: list[_PromptCount] = []
+
+
+def _counter() -> _PromptCount:
+    """chatlane's prompt counter, imported on the first count (the token tables load with
+    it) and kept: an import statement run on every call costs most of a microsecond."""
+    if not _prompt_count:
+        from chatlane.tokens.counting import prompt_count
+
+        _prompt_count.append(prompt_count)
+    return _prompt_count[0]
+
+
 @dataclass(slots=True)
 class Call:
     """One request as the client sends it, with every attempt made for it so far.
@@ -89,6 +103,11 @@ class Call:
             notes = self._notes = {}
         return notes
 
+    def note(self, name: str) -> Any:
+        """The note ``name`` if a piece kept one, else None (no notes are made to look)."""
+        notes = self._notes
+        return None if notes is None else notes.get(name)
+
     @property
     def target(self) -> str:
         """``provider/model`` as this call is sent (what a fallback names)."""
@@ -116,13 +135,9 @@ class Call:
         rather than an estimate; counted once per call."""
         counted = self._prompt
         if counted is None:
-            from chatlane.tokens.counting import prompt_count
-
             params = self.params  # validated with the request: no need to check them again
             messages, tools = params.get("messages") or [], params.get("tools")
-            tokens, exact, _method = prompt_count(
-                messages, self.wire_model, tools, self.model_info()
-            )
+            tokens, exact, _method = _counter()(messages, self.wire_model, tools, self.model_info())
             counted = self._prompt = (tokens, exact)
         return counted
 

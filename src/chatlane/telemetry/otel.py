@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +37,26 @@ _SECOND_BUCKETS = [
 ]
 
 
+_GONE = object()
+_NO_OP_PROVIDERS = frozenset(
+    {"ProxyTracerProvider", "NoOpTracerProvider", "_ProxyMeterProvider", "NoOpMeterProvider"}
+)
+
+
+def _no_op(provider: Any) -> bool:
+    """A provider of opentelemetry-api itself (None: the global one, looked up later), not
+    of an SDK: its spans and instruments record nothing. By name, as the metrics proxy's
+    class is not public."""
+    return provider is None or type(provider).__name__ in _NO_OP_PROVIDERS
+
+
+def _module_globals(function: Any) -> dict[str, Any]:
+    """The globals of the module that defines ``function`` (its ``__module__`` is relabelled
+    by opentelemetry-api)."""
+    found = getattr(function, "__globals__", None)
+    return found if isinstance(found, dict) else {}
+
+
 class OtelRecorder:
     """Spans and metrics for one client (made once; the instruments are reused)."""
 
@@ -48,7 +69,17 @@ class OtelRecorder:
             ) from None
         from chatlane._version import __version__
 
-        self._trace = trace
+        self._trace, self._metrics = trace, metrics
+        # Providers given here are what they are for good; the global ones are looked up on
+        # each call while they are the API's own no-ops, as a service may set up its SDK
+        # after making the client (and, once set, OpenTelemetry does not let them change).
+        self._given = tracer_provider is not None or meter_provider is not None
+        self._live = self._given and not (_no_op(tracer_provider) and _no_op(meter_provider))
+        # Where the API keeps its global providers (None until set). An environment
+        # variable naming a provider makes the getters load it: then they are asked.
+        loads = {"OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER"} & set(os.environ)
+        getters = (trace.get_tracer_provider, metrics.get_meter_provider)
+        self._unset = ({}, {}) if loads else tuple(map(_module_globals, getters))
         self._bases: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._tracer = trace.get_tracer("chatlane", __version__, tracer_provider=tracer_provider)
         meter = metrics.get_meter("chatlane", __version__, meter_provider=meter_provider)
@@ -70,6 +101,25 @@ class OtelRecorder:
             description="Time to receive the first chunk of a streamed answer",
             explicit_bucket_boundaries_advisory=_SECOND_BUCKETS,
         )
+
+    def idle(self) -> bool:
+        """True while nothing would be recorded: no SDK is set up (opentelemetry-api alone
+        answers every span and metric with a no-op), so the call need not build any."""
+        if self._live:
+            return False
+        if self._given:
+            return True
+        # The API's own globals say "none set" in two dict reads; asking its getters costs
+        # microseconds (each reads os.environ), so they are asked only when those are gone.
+        if self._unset[0].get("_TRACER_PROVIDER", _GONE) is None and (
+            self._unset[1].get("_METER_PROVIDER", _GONE) is None
+        ):
+            return True
+        trace, metrics = self._trace, self._metrics
+        if _no_op(trace.get_tracer_provider()) and _no_op(metrics.get_meter_provider()):
+            return True
+        self._live = True
+        return False
 
     def start(self, call: Call) -> Any:
         attributes = self._base(call)

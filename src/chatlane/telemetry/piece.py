@@ -3,6 +3,7 @@ and each attempt inside it (an event on the span)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -80,9 +81,12 @@ class TelemetryPiece(Middleware):
         self._otel = telemetry._otel
 
     def around_request(self, call: Call, proceed: Proceed) -> Flow:
+        otel = self._otel
+        span = None if otel is None or otel.idle() else otel.start(call)
+        if span is None and not self._records():
+            return (yield from proceed(call))  # nothing would see what this call did
         started = call.notes["request_started"] = time.perf_counter()
         model = call.model
-        span = None if self._otel is None else self._otel.start(call)
         call.notes["span"] = span
         completion: ChatCompletion | None = None
         error: BaseException | None = None
@@ -99,16 +103,24 @@ class TelemetryPiece(Middleware):
                 logger.warning("chatlane could not report a call: %s: %s", type(exc).__name__, exc)
 
     def around_attempt(self, call: Call, proceed: Proceed) -> Flow:
-        span = call.notes.get("span")
-        if span is None or self._otel is None:
+        span = None if self._otel is None else call.note("span")
+        if span is None:
             return (yield from proceed(call))
+        otel = self._otel
+        assert otel is not None
         try:
             completion = yield from proceed(call)
         except ChatlaneError as exc:
-            self._otel.attempt(span, call, exc)
+            otel.attempt(span, call, exc)
             raise
-        self._otel.attempt(span, call, None)
+        otel.attempt(span, call, None)
         return completion
+
+    def _records(self) -> bool:
+        """Whether this call's usage record goes anywhere (a file, or a logger that takes
+        INFO): when not, it is not built."""
+        telemetry = self._telemetry
+        return telemetry._sink is not None or (telemetry.log and logger.isEnabledFor(logging.INFO))
 
     def _report(
         self,
@@ -122,7 +134,7 @@ class TelemetryPiece(Middleware):
         telemetry = self._telemetry
         if self._otel is not None and span is not None:
             self._otel.end(span, call, time.perf_counter() - started, completion, error)
-        if not telemetry.log and telemetry._sink is None:
+        if not self._records():
             return
         failure = error if isinstance(error, ChatlaneError) else None
         record = usage_record(call, model, completion, failure, content=telemetry.content)
