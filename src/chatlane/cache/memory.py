@@ -62,7 +62,8 @@ class MemoryStore(StoreContext):
         return self._bytes
 
     def get(self, key: str) -> bytes | None:
-        check_key(key)
+        if type(key) is not str:  # the cache's own keys are; anything else is checked
+            check_key(key)
         with self._lock:
             if self._closed:
                 raise closed_error(self)
@@ -78,8 +79,9 @@ class MemoryStore(StoreContext):
             return value
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        check_key(key)
-        check_value(value)
+        if type(key) is not str or type(value) is not bytes:
+            check_key(key)
+            check_value(value)
         ttl = self._ttl if ttl is None else check_ttl(ttl)
         size = len(key) + len(value)
         with self._lock:

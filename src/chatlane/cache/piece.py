@@ -12,9 +12,7 @@ A broken store is a miss, never a failed call (the stores see to that).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import msgspec
 
@@ -99,9 +97,15 @@ class CachePiece(Middleware):
     def around_request(self, call: Call, proceed: Proceed) -> Flow:
         params = call.params
         choice = params.get("cache")
-        if choice is False or (choice is None and not self._deterministic(params)):
-            return (yield from proceed(call))
         store, cache = self._store, self._cache
+        if choice is False or (
+            choice is None
+            and not cache.sampled
+            and params.get("temperature") != 0
+            and params.get("seed") is None
+            and params.get("random_seed") is None
+        ):
+            return (yield from proceed(call))  # not deterministic, and not asked to cache
         key = cache_key(
             call.provider or "", call.request.url, call.wire_model, params, cache.namespace
         )
@@ -136,20 +140,16 @@ class CachePiece(Middleware):
         finally:
             cache._flights.land(key, flight, answer)
 
-    def _deterministic(self, params: Mapping[str, Any]) -> bool:
-        return (
-            self._cache.sampled
-            or params.get("temperature") == 0
-            or params.get("seed") is not None
-            or params.get("random_seed") is not None
-        )
-
     def _keeps(self, completion: ChatCompletion) -> bool:
         if not completion.choices:
             return False
         if self._cache.truncated:
             return True
-        return not any(choice.finish_reason in _TRUNCATED for choice in completion.choices)
+        # A loop, not all() over a generator: this runs on every miss.
+        for choice in completion.choices:  # noqa: SIM110
+            if choice.finish_reason in _TRUNCATED:
+                return False
+        return True
 
 
 def _answer(call: Call, stored: ChatCompletion) -> Flow:

@@ -35,30 +35,35 @@ class _Buckets:
     tokens_left: int = 0
     tokens_reset_at: float = -math.inf
 
-    def wait(self, limit: RateLimit, tokens: int, now: float) -> float:
-        """Seconds before a request of ``tokens`` could be granted (0.0: now)."""
+    def take(self, limit: RateLimit, tokens: int, now: float) -> float:
+        """Grant a request of ``tokens`` now (0.0), or say the seconds before it could be
+        granted and record nothing. One method for both: it runs on every attempt."""
+        rpm, tpm, burst = limit.requests_per_minute, limit.tokens_per_minute, limit.burst
+        requests_clear_at, tokens_clear_at = self.requests_clear_at, self.tokens_clear_at
         wait = 0.0
-        if limit.requests_per_minute is not None:
-            wait = max(wait, self.requests_clear_at - now - limit.burst)
-        if limit.tokens_per_minute is not None:
-            wait = max(wait, self.tokens_clear_at - now - limit.burst)
-        if self.requests_reset_at > now and self.requests_left < 1:
+        if rpm is not None and requests_clear_at - now - burst > wait:
+            wait = requests_clear_at - now - burst
+        if tpm is not None and tokens_clear_at - now - burst > wait:
+            wait = tokens_clear_at - now - burst
+        # What the provider said it would still take (learned from its headers), until its
+        # reset: it shrinks by what goes out. Every request uses some tokens, even at 0.
+        requests_held = self.requests_reset_at > now
+        tokens_held = self.tokens_reset_at > now
+        if requests_held and self.requests_left < 1:
             wait = max(wait, self.requests_reset_at - now)
-        # Every request uses some tokens, even when its estimate is 0.
-        if self.tokens_reset_at > now and self.tokens_left < max(tokens, 1):
+        if tokens_held and self.tokens_left < max(tokens, 1):
             wait = max(wait, self.tokens_reset_at - now)
-        return wait
-
-    def grant(self, limit: RateLimit, tokens: int, now: float) -> None:
-        if limit.requests_per_minute is not None:
-            self.requests_clear_at = max(self.requests_clear_at, now) + limit.seconds_per_request
-        if limit.tokens_per_minute is not None:
-            self.tokens_clear_at = max(self.tokens_clear_at, now) + tokens * limit.seconds_per_token
-        # What the provider said it would still take shrinks by what goes out until its reset.
-        if self.requests_reset_at > now:
+        if wait > 0:
+            return wait
+        if rpm is not None:
+            self.requests_clear_at = max(requests_clear_at, now) + 60.0 / rpm
+        if tpm is not None:
+            self.tokens_clear_at = max(tokens_clear_at, now) + tokens * (60.0 / tpm)
+        if requests_held:
             self.requests_left -= 1
-        if self.tokens_reset_at > now:
+        if tokens_held:
             self.tokens_left -= tokens
+        return 0.0
 
     def correct_tokens(self, limit: RateLimit, change: int, now: float) -> None:
         """Charge (``change`` > 0) or refund tokens already granted."""
@@ -140,11 +145,7 @@ class LocalLimiter:
             if buckets is None:
                 self._sweep(now)
                 buckets = self._keys[key] = _Buckets()
-            wait = buckets.wait(limit, tokens, now)
-            if wait > 0:
-                return wait
-            buckets.grant(limit, tokens, now)
-            return 0.0
+            return buckets.take(limit, tokens, now)
 
     async def atry_acquire(self, key: str, limit: RateLimit, *, tokens: int) -> float:
         """``try_acquire`` for async code (it does not wait on anything either)."""

@@ -132,8 +132,10 @@ class RateLimitPiece(Middleware):
         tokens = 0
         if limit.tokens_per_minute is not None:
             tokens = call.prompt_tokens() + (call.max_output_tokens() or 0)
-        asked = self._ask(key, limit, tokens)
-        wait = (yield asked) if isinstance(asked, Io) else asked
+        if self._direct:
+            wait = limiter.try_acquire(key, limit, tokens=tokens)
+        else:
+            wait = yield self._asking(key, limit, tokens)
         if wait > 0:
             yield from self._wait(call, key, limit, tokens, wait)
         try:
@@ -174,15 +176,15 @@ class RateLimitPiece(Middleware):
                 raise call.annotate(RateLimited(wait, key=key))
             yield Sleep(wait)
             waited += wait
-            asked = self._ask(key, limit, tokens)
-            wait = (yield asked) if isinstance(asked, Io) else asked
+            if self._direct:
+                wait = self._limiter.try_acquire(key, limit, tokens=tokens)
+            else:
+                wait = yield self._asking(key, limit, tokens)
 
-    def _ask(self, key: str, limit: RateLimit, tokens: int) -> float | Io:
-        """The limiter's answer (seconds to wait, 0.0: granted) when it runs in this
-        process; else the I/O step that gets it."""
+    def _asking(self, key: str, limit: RateLimit, tokens: int) -> Io:
+        """The I/O step that asks a limiter outside this process for the attempt (its answer:
+        seconds to wait, 0.0: granted); one in this process is asked directly."""
         limiter = self._limiter
-        if self._direct:
-            return limiter.try_acquire(key, limit, tokens=tokens)
         return Io(
             lambda: limiter.try_acquire(key, limit, tokens=tokens),
             lambda: limiter.atry_acquire(key, limit, tokens=tokens),

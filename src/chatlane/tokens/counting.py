@@ -139,6 +139,10 @@ def is_local_model(model: str) -> bool:
     return key.startswith("local/") or key in _LOCAL_NAMES
 
 
+_LOCAL_MODELS: dict[str, bool] = {}
+"""``is_local_model`` of the models counted so far (it runs for every prompt counted)."""
+
+
 def estimate_tokens(text: str) -> int:
     """The rough count used when no tokenizer is available: one token per 4 UTF-8 bytes."""
     if text.isascii():  # one byte a character, and no copy made to count them
@@ -356,14 +360,21 @@ def prompt_count(
 ) -> tuple[int, bool, str]:
     """:func:`count_message_tokens` for arguments already checked (a request chatlane
     validated): (tokens, exact, method)."""
-    if is_local_model(model):
-        local = _count_local(messages, model, tools)
-        if local is not None:
-            return local.tokens, local.exact, local.method
+    local = _LOCAL_MODELS.get(model)
+    if local is None:
+        local = is_local_model(model)
+        if len(_LOCAL_MODELS) < 1024:  # bounded: callers may name endless models
+            _LOCAL_MODELS[model] = local
+    if local:
+        counted = _count_local(messages, model, tools)
+        if counted is not None:
+            return counted.tokens, counted.exact, counted.method
     counter, method, exact = _text_counter(model, model_info)
     tokens = _REPLY_PRIMING
     for message in messages:
-        message_tokens, message_exact = _message_tokens(message_dict(message), counter)
+        if type(message) is not dict:
+            message = message_dict(message)
+        message_tokens, message_exact = _message_tokens(message, counter)
         tokens += message_tokens
         exact = exact and message_exact
     if tools:
