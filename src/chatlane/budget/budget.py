@@ -123,7 +123,8 @@ class Budget(StateReadings):
         refuse_unpriced = limit is not None and self._policy == "refuse"
         reservation = _new_reservation(self, model, usd, tokens, refuse_unpriced=refuse_unpriced)
         nanos, tokens = reservation.usd_nanos, reservation.tokens
-        with self._lock:
+        self._lock.acquire()  # not `with`: half the cost, on every call
+        try:
             if limit is not None and self._spent_nanos + self._reserved_nanos + nanos > limit:
                 raise self._refusal("usd", nanos, reservation.model)
             if self._token_limit is not None and (
@@ -133,6 +134,8 @@ class Budget(StateReadings):
             self._reserved_nanos += nanos
             self._reserved_tokens += tokens
             self._open.add(reservation.id)
+        finally:
+            self._lock.release()
         return reservation
 
     def _refusal(self, unit: Unit, requested: int, model: str) -> BudgetExceeded:
@@ -176,11 +179,14 @@ class Budget(StateReadings):
         if type(tokens) is not int or tokens < 0:
             tokens = _checked_tokens("tokens", tokens)
         nanos = None if usd is None else nanos_of(usd)
-        with self._lock:
+        self._lock.acquire()  # not `with`: half the cost, on every call
+        try:
             self._close(reservation, "settle")
             self._spent_nanos += reservation.usd_nanos if nanos is None else nanos
             self._spent_tokens += tokens
             self._unpriced += nanos is None
+        finally:
+            self._lock.release()
 
     def release(self, reservation: Reservation) -> None:
         """Give a reservation back whole: its attempt failed before it was billed."""

