@@ -106,7 +106,8 @@ class Budget(StateReadings):
         self._spent_nanos = self._reserved_nanos = 0
         self._spent_tokens = self._reserved_tokens = 0
         self._unpriced = 0
-        self._open: set[str] = set()
+        # Serials of open reservations (numbers, not the reservations: those hold the budget).
+        self._open: set[int] = set()
 
     def __repr__(self) -> str:
         return f"Budget({self._limits()}, name={self._name!r})"
@@ -133,7 +134,7 @@ class Budget(StateReadings):
                 raise self._refusal("tokens", tokens, reservation.model)
             self._reserved_nanos += nanos
             self._reserved_tokens += tokens
-            self._open.add(reservation.id)
+            self._open.add(reservation.serial)
         finally:
             self._lock.release()
         return reservation
@@ -162,12 +163,12 @@ class Budget(StateReadings):
 
     def _close(self, reservation: Reservation, action: str) -> None:
         """Forget an open reservation and what it held (the caller holds the lock)."""
-        if reservation.budget is not self or reservation.id not in self._open:
+        if reservation.budget is not self or reservation.serial not in self._open:
             raise UsageError(
                 f"cannot {action} {reservation!r}: it is not an open reservation of "
                 f"{self!r} (settled or released already, or made by another budget)"
             )
-        self._open.discard(reservation.id)
+        self._open.discard(reservation.serial)
         self._reserved_nanos -= reservation.usd_nanos
         self._reserved_tokens -= reservation.tokens
 

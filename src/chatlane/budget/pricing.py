@@ -90,7 +90,7 @@ def worst_case_of(info: ModelInfo | None, prompt: int, max_output: int | None, m
             model=model or None,
         )
     usd = None if info is None else list_price(info, prompt, output)
-    return Price(usd=usd, prompt_tokens=prompt, completion_tokens=output, estimated=True)
+    return Price(usd, prompt, output, 0, 0, True)
 
 
 def actual(
@@ -127,13 +127,12 @@ def actual_of(
             completion_tokens=estimated_output,
             estimated=True,
         )
-    prompt = max(usage.prompt_tokens, 0)
-    completion = max(usage.completion_tokens, 0)
-    cached = min(max(usage.cached_tokens, 0), prompt)
-    return Price(
-        usd=None if info is None else list_price(info, prompt, completion, cached),
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        cached_tokens=cached,
-        reasoning_tokens=min(max(usage.reasoning_tokens, 0), completion),
-    )
+    # Comparisons, not max()/min(): this runs after every attempt.
+    prompt, completion = usage.prompt_tokens, usage.completion_tokens
+    prompt = prompt if prompt > 0 else 0
+    completion = completion if completion > 0 else 0
+    cached, reasoning = usage.cached_tokens, usage.reasoning_tokens
+    cached = 0 if cached < 0 else prompt if cached > prompt else cached
+    reasoning = 0 if reasoning < 0 else completion if reasoning > completion else reasoning
+    usd = None if info is None else list_price(info, prompt, completion, cached)
+    return Price(usd, prompt, completion, cached, reasoning)

@@ -70,7 +70,16 @@ class Reservation(msgspec.Struct, frozen=True, eq=False, gc=False):
     tokens: int
     priced: bool
     """False when the attempt's price was unknown and only its tokens are held."""
-    id: str = msgspec.field(default_factory=lambda: f"{_PROCESS}{next(_NUMBERS):x}")
+    origin: str
+    """The process part of ``id`` (random per process)."""
+    serial: int
+    """The number part of ``id`` (counted per process)."""
+
+    @property
+    def id(self) -> str:
+        """Unique across processes: made only when asked for (a shared budget's key), as
+        formatting it on every attempt costs more than the rest of the reservation."""
+        return f"{self.origin}{self.serial:x}"
 
     def __repr__(self) -> str:
         return (
@@ -197,7 +206,7 @@ def _new_reservation(
     if usd is None and refuse_unpriced:
         raise UnknownPriceError.for_model(budget=budget.name, model=model)
     nanos = 0 if usd is None else nanos_of(usd, "up")
-    return Reservation(budget, model, nanos, tokens, priced=usd is not None)
+    return Reservation(budget, model, nanos, tokens, usd is not None, _PROCESS, next(_NUMBERS))
 
 
 def _state(
