@@ -15,7 +15,7 @@ import chatlane
 from chatlane.cache.memory import MemoryStore
 from chatlane.cache.redis_store import RedisStore
 from chatlane.cache.sqlite import SqliteStore
-from chatlane.testing import Completion, ErrorReply, FakeServer, ToolCallSpec
+from chatlane.testing import Completion, ErrorReply, FakeServer, RawResponse, ToolCallSpec
 from tests.client.conftest import MakeDriver
 from tests.conftest import FAST_RETRY
 
@@ -32,6 +32,29 @@ def test_a_deterministic_answer_is_served_from_the_cache(
     again = make_driver(cache=cache).chat(**ZERO)
     assert (first.text, first.cached, first.attempts) == ("first", False, 1)
     assert (again.text, again.cached, again.attempts) == ("first", True, 0)
+    assert again.usage == first.usage
+    assert len(server.chat_requests) == 1
+
+
+def test_an_answer_is_kept_as_received_and_decoded_as_such_on_a_hit(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    # Mistral's content parts (a thinking part, then text) take the lenient decoder; the
+    # body also claims the client-side fields, which no reply takes from a body.
+    body = (
+        b'{"id": "r", "model": "mistral-medium", "choices": [{"index": 0, "message":'
+        b' {"role": "assistant", "content": [{"type": "thinking", "thinking":'
+        b' [{"type": "text", "text": "hmm"}]}, {"type": "text", "text": "42"}]},'
+        b' "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 2,'
+        b' "total_tokens": 5}, "cached": true, "target": "evil/x", "attempts": 9}'
+    )
+    cache = chatlane.Cache()
+    server.enqueue(RawResponse(body=body, content_type="application/json"))
+    first = make_driver(cache=cache).chat(**ZERO)
+    again = make_driver(cache=cache).chat(**ZERO)
+    assert (first.text, first.cached, first.target, first.attempts) == ("42", False, None, 1)
+    assert (again.text, again.cached, again.target, again.attempts) == ("42", True, None, 0)
+    assert again.choices[0].message.reasoning_content == "hmm"
     assert again.usage == first.usage
     assert len(server.chat_requests) == 1
 

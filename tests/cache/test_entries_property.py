@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -53,6 +54,8 @@ def test_an_entry_round_trips_and_replays_as_the_same_answer(
     )
     stored = decode_entry(encode_entry(completion))
     assert stored == completion
+    body = msgspec.json.encode(completion)
+    assert decode_entry(encode_entry(completion, body)) == completion  # kept as received
     accumulator = ChunkAccumulator()
     for chunk in replay_chunks(completion, usage=True):
         accumulator.add(chunk)

@@ -14,6 +14,7 @@ from chatlane.core.error_mapping import ErrorContext
 from chatlane.core.sse import DEFAULT_MAX_EVENT_BYTES
 from chatlane.core.stream import StreamDecoder
 from chatlane.core.timeouts import Timeout
+from chatlane.core.types import ChatCompletion
 from chatlane.transport.base import HTTPRequest
 
 if TYPE_CHECKING:
@@ -89,6 +90,9 @@ class Call:
     """The client's lookup of a model's facts (made once per client, not per call)."""
     earlier_attempts: int = 0
     """Attempts made at targets tried before this one (a fallback's)."""
+    answered: tuple[ChatCompletion, bytes] | None = field(default=None, repr=False)
+    """The latest whole reply and the body it was decoded from (the cache keeps those
+    bytes instead of encoding the reply again)."""
     _notes: dict[str, Any] | None = field(default=None, repr=False)
     _prompt: tuple[int, bool] | None = field(default=None, repr=False)
     _target: str | None = field(default=None, repr=False)

@@ -89,6 +89,7 @@ def chat_attempt(call: Call) -> Steps[ChatCompletion]:
         raise call.annotate(exc) from None
     completion.latency = time.perf_counter() - call.started
     completion.attempts = call.attempts
+    call.answered = (completion, fetched.body)
     return completion
 
 

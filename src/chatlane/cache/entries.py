@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import msgspec
 
+from chatlane.core.chunks import decode_completion
+from chatlane.core.errors import ResponseDecodeError
 from chatlane.core.types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -19,23 +21,27 @@ __all__ = ["decode_entry", "encode_entry", "replay_chunks"]
 
 _ENTRY_VERSION = b"1"
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(ChatCompletion)
 
 
-def encode_entry(completion: ChatCompletion) -> bytes:
-    """The bytes kept for ``completion`` (its client-side fields reset)."""
+def encode_entry(completion: ChatCompletion, body: bytes | None = None) -> bytes:
+    """The bytes kept for ``completion``: the response ``body`` it was decoded from when
+    given (as received: encoding it again costs more than the rest of a miss), else the
+    completion encoded with its client-side fields reset."""
+    if body is not None:
+        return _ENTRY_VERSION + body
     kept = msgspec.structs.replace(completion, latency=0.0, attempts=1, cached=False, target=None)
     return _ENTRY_VERSION + _encoder.encode(kept)
 
 
 def decode_entry(data: bytes) -> ChatCompletion | None:
-    """The completion kept in ``data``; None for an entry of another version or a damaged
-    one (the cache then treats it as a miss)."""
+    """The completion kept in ``data`` (decoded as a response body is, client-side fields
+    left out); None for an entry of another version or a damaged one (the cache then
+    treats it as a miss)."""
     if not data.startswith(_ENTRY_VERSION):
         return None
     try:
-        return _decoder.decode(data[len(_ENTRY_VERSION) :])
-    except (msgspec.DecodeError, ValueError):
+        return decode_completion(data[len(_ENTRY_VERSION) :])
+    except (ResponseDecodeError, ValueError):
         return None
 
 

@@ -47,10 +47,11 @@ _encode = msgspec.json.Encoder(order="sorted").encode
 def cache_key(
     provider: str, base_url: str, model: str, params: Mapping[str, Any], namespace: str = ""
 ) -> str:
-    """The hex SHA-256 of the request's answer-determining fields (see the module docs)."""
+    """The hex BLAKE2b (256 bits) of the request's answer-determining fields (see the
+    module docs); BLAKE2b rather than SHA-256: half the cost for a key made on every call."""
     # A field given as None is not sent, so it is the same request as one without it.
     fields = {
         name: value for name, value in params.items() if name not in IGNORED and value is not None
     }
     material = _encode((1, namespace, provider, base_url, model, fields))
-    return hashlib.sha256(material).hexdigest()
+    return hashlib.blake2b(material, digest_size=32).hexdigest()

@@ -128,7 +128,11 @@ class CachePiece(Middleware):
             completion = yield from proceed(call)
             if self._keeps(completion):
                 answer = completion
-                entry = encode_entry(completion)
+                answered = call.answered  # the body it came from, unless a fallback's client
+                entry = encode_entry(
+                    completion,
+                    answered[1] if answered is not None and answered[0] is completion else None,
+                )
                 if self._direct:
                     store.set(key, entry, cache.ttl)
                 else:

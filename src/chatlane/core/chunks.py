@@ -93,4 +93,18 @@ def decode_chunk(data: bytes) -> ChatCompletionChunk:
 
 
 def decode_completion(data: bytes) -> ChatCompletion:
-    return _decode(data, _completion_decoder, ChatCompletion)
+    completion = _decode(data, _completion_decoder, ChatCompletion)
+    if (
+        completion.cached
+        or completion.target is not None
+        or completion.attempts != 1
+        or completion.latency != 0.0
+    ):
+        # The client-side fields are the client's: a body does not get to set them.
+        completion.cached, completion.target, completion.attempts, completion.latency = (
+            False,
+            None,
+            1,
+            0.0,
+        )
+    return completion
