@@ -59,6 +59,25 @@ def test_an_answer_is_kept_as_received_and_decoded_as_such_on_a_hit(
     assert len(server.chat_requests) == 1
 
 
+def test_an_answer_from_a_fallback_client_is_cached(server: FakeServer) -> None:
+    # The backup client decodes its own body: the cache encodes the answer it was handed.
+    server.enqueue(*[ErrorReply(503)] * 3)
+    with FakeServer() as other:
+        other.enqueue(Completion(content="from the backup"))
+        with (
+            chatlane.Client(base_url=other.url) as backup,
+            chatlane.Client(
+                base_url=server.url, retry=FAST_RETRY, fallbacks=[backup], cache=True
+            ) as client,
+        ):
+            first = client.chat(**ZERO)
+            again = client.chat(**ZERO)
+        assert len(other.chat_requests) == 1
+    assert (first.text, first.cached) == ("from the backup", False)
+    assert (again.text, again.cached, again.usage) == ("from the backup", True, first.usage)
+    assert len(server.chat_requests) == 3
+
+
 @pytest.mark.parametrize(
     ("params", "cached"),
     [
