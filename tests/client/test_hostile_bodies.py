@@ -32,6 +32,16 @@ def test_the_default_limit_is_tens_of_megabytes() -> None:
     assert 10 * 2**20 <= DEFAULT_MAX_RESPONSE_BYTES <= 100 * 2**20
 
 
+def test_a_body_cannot_set_the_client_side_fields(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    claims = b', "cached": true, "target": "elsewhere/m", "attempts": 9, "latency": 5.0}'
+    server.enqueue(RawResponse(body=COMPLETION[:-1] + claims, content_type=JSON))
+    reply = make_driver().chat(model="m", messages=HI)
+    assert (reply.text, reply.cached, reply.target, reply.attempts) == ("ok", False, None, 1)
+    assert 0 < reply.latency < 5.0
+
+
 def test_a_body_over_the_limit_is_refused(make_driver: MakeDriver, server: FakeServer) -> None:
     server.enqueue(RawResponse(body=huge(DEFAULT_MAX_RESPONSE_BYTES + 1000), content_type=JSON))
     with pytest.raises(chatlane.ResponseDecodeError, match="max_response_bytes") as info:

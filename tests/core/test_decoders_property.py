@@ -55,6 +55,28 @@ def test_any_json_value_is_a_completion_or_a_decode_error(value: Any) -> None:
         assert isinstance(decode_chunk(encoded(value)), ChatCompletionChunk)
 
 
+# What a body could claim of the client-side fields, each of a type they take.
+CLAIMS = st.fixed_dictionaries(
+    {},
+    optional={
+        "cached": st.booleans(),
+        "target": st.none() | st.text(max_size=8),
+        "attempts": st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        "latency": st.floats(allow_nan=False, allow_infinity=False),
+    },
+)
+
+
+@PROPERTY
+@given(CLAIMS)
+def test_a_body_never_sets_the_client_side_fields(claims: dict[str, Any]) -> None:
+    body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}]}
+    completion = decode_completion(encoded({**body, **claims}))
+    assert (completion.cached, completion.target) == (False, None)
+    assert (completion.attempts, completion.latency) == (1, 0.0)
+    assert completion.text == "ok"
+
+
 @PROPERTY
 @given(JSONISH, st.integers(min_value=0), st.binary(max_size=8))
 def test_wrongly_typed_then_malformed_json_is_a_decode_error(

@@ -90,6 +90,7 @@ def worst_case_of(info: ModelInfo | None, prompt: int, max_output: int | None, m
             model=model or None,
         )
     usd = None if info is None else list_price(info, prompt, output)
+    # usd, prompt, completion, cached, reasoning, estimated: positional, as on every attempt
     return Price(usd, prompt, output, 0, 0, True)
 
 

@@ -101,10 +101,8 @@ def decode_completion(data: bytes) -> ChatCompletion:
         or completion.latency != 0.0
     ):
         # The client-side fields are the client's: a body does not get to set them.
-        completion.cached, completion.target, completion.attempts, completion.latency = (
-            False,
-            None,
-            1,
-            0.0,
-        )
+        completion.cached = False
+        completion.target = None
+        completion.attempts = 1
+        completion.latency = 0.0
     return completion
