@@ -9,9 +9,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 import chatlane
+import chatlane.middleware
 from chatlane.cache.memory import MemoryStore
 from chatlane.cache.redis_store import RedisStore
 from chatlane.cache.sqlite import SqliteStore
@@ -140,6 +142,87 @@ def test_cut_off_answers_are_cached_only_when_asked(
     assert make_driver(cache=cache).chat(**ZERO).cached is truncated
 
 
+def test_an_answer_that_ended_in_an_error_is_never_cached(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    cache = chatlane.Cache(truncated=True)
+    server.enqueue(Completion(content="partial answ", finish_reason="error"))
+    server.enqueue(Completion(content="good"))
+    assert make_driver(cache=cache).chat(**ZERO).text == "partial answ"
+    again = make_driver(cache=cache).chat(**ZERO)
+    assert (again.text, again.cached) == ("good", False)
+
+
+def test_a_replayed_stream_has_the_usage_chunk_chatlane_asked_for(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    # no stream_options from the caller: chatlane asks for usage itself, so the live stream
+    # ends with a usage chunk, and its replay must too
+    cache = chatlane.Cache()
+    server.enqueue(Completion(content="counted"))
+    live = make_driver(cache=cache).stream(**ZERO)
+    replayed = make_driver(cache=cache).stream(**ZERO)
+    assert replayed.final is not None
+    assert live.final is not None
+    assert replayed.final.cached
+    assert replayed.final.usage == live.final.usage
+    assert live.final.usage is not None
+    assert [c.usage is not None for c in replayed.chunks] == [
+        c.usage is not None for c in live.chunks
+    ]
+    unasked = make_driver(cache=cache).stream(**ZERO, stream_options={"include_usage": False})
+    assert unasked.final is not None
+    assert unasked.final.cached
+    assert all(c.usage is None for c in unasked.chunks)
+
+
+def test_a_replayed_stream_carries_the_answers_logprobs(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    logprobs = {"content": [{"token": "Yes", "logprob": -0.01, "bytes": [89, 101, 115]}]}
+    body = msgspec.json.encode(
+        {
+            "id": "r1",
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "Yes"},
+                    "finish_reason": "stop",
+                    "logprobs": logprobs,
+                }
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+    )
+    cache = chatlane.Cache()
+    server.enqueue(RawResponse(body=body, content_type="application/json"))
+    whole = make_driver(cache=cache).chat(**ZERO, logprobs=True)
+    replayed = make_driver(cache=cache).stream(**ZERO, logprobs=True)
+    assert replayed.final is not None
+    assert replayed.final.cached
+    assert whole.choices[0].logprobs == logprobs
+    assert replayed.final.choices[0].logprobs == logprobs
+
+
+class Redact(chatlane.middleware.Middleware):
+    """A caller's piece that edits answers in place."""
+
+    def around_request(self, call: Any, proceed: Any) -> Any:
+        completion = yield from proceed(call)
+        for choice in completion.choices:
+            choice.message.content = choice.message.content.replace("4111", "[card]")
+        return completion
+
+
+def test_a_hit_is_the_answer_the_callers_middleware_made(server: FakeServer) -> None:
+    server.enqueue(Completion(content="card 4111 noted"))
+    with chatlane.Client(base_url=server.url, cache=True, middleware=[Redact()]) as client:
+        miss, hit = client.chat(**ZERO), client.chat(**ZERO)
+    assert (miss.text, miss.cached) == ("card [card] noted", False)
+    assert (hit.text, hit.cached) == ("card [card] noted", True)
+
+
 def test_a_stream_is_replayed_from_the_cache(make_driver: MakeDriver, server: FakeServer) -> None:
     cache = chatlane.Cache()
     server.enqueue(Completion(content="hello there, friend"))
@@ -177,7 +260,10 @@ def test_a_whole_answer_serves_a_stream_and_tool_calls_are_replayed(
     assert original is not None
     assert message.tool_calls == original.tool_calls
     assert streamed.final.choices[0].finish_reason == "tool_calls"
-    deltas = [d for c in streamed.chunks for d in (c.choices[0].delta.tool_calls or [])]
+    # the usage chunk at the end has no choices, as a live stream's
+    deltas = [
+        d for c in streamed.chunks if c.choices for d in (c.choices[0].delta.tool_calls or [])
+    ]
     assert deltas[0].type == "function"
     assert deltas[0].id == "call_7"
 
@@ -267,8 +353,14 @@ def test_a_cache_that_is_down_is_a_miss_not_a_failure(
 def test_a_cache_is_configured_clearly() -> None:
     with pytest.raises(chatlane.ConfigurationError, match="cache"):
         chatlane.Client(base_url="http://127.0.0.1:9/v1", cache="yes")  # type: ignore[arg-type]
-    with pytest.raises(chatlane.ConfigurationError, match="ttl"):
-        chatlane.Cache(ttl=-1)
+    # refused when configured, not by the store after a paid call
+    for ttl in (-1, 0, float("inf"), float("nan"), 1e308, 10**400, True):
+        with pytest.raises(chatlane.ConfigurationError, match=r"Cache\.ttl"):
+            chatlane.Cache(ttl=ttl)
+    with pytest.raises(chatlane.UsageError, match="ttl"):
+        MemoryStore(ttl=10**400)
+    with pytest.raises(chatlane.UsageError, match="ttl"):
+        RedisStore("redis://127.0.0.1:9", ttl=1e308)  # Redis counts milliseconds in 64 bits
     with pytest.raises(chatlane.RequestValidationError, match="cache"):
         chatlane.Client(base_url="http://127.0.0.1:9/v1").chat(**ZERO, cache="no")  # type: ignore[arg-type]
     assert isinstance(chatlane.Cache().store, MemoryStore)

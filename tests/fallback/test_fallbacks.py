@@ -9,7 +9,14 @@ import pickle
 import pytest
 
 import chatlane
-from chatlane.testing import Completion, ErrorReply, FakeServer, ResetMidStream, Stream
+from chatlane.testing import (
+    Completion,
+    ErrorReply,
+    FakeServer,
+    RawResponse,
+    ResetMidStream,
+    Stream,
+)
 from tests.client.conftest import MakeDriver
 from tests.conftest import FAST_RETRY
 
@@ -88,6 +95,30 @@ def test_a_stream_falls_back_before_its_first_chunk(
     assert run.final is not None
     assert run.final.target == "openai-compatible/m2"
     assert run.summary is not None
+
+
+@pytest.mark.parametrize(
+    ("event", "falls_back"),
+    [
+        (b'{"error": {"message": "overloaded", "status_code": 503}}', True),
+        (b'{"error": {"message": "overloaded", "type": "server_error"}}', True),
+        (b'{"error": {"message": "slow down", "code": "rate_limit_exceeded"}}', True),
+        (b'{"error": {"message": "bad tool", "status_code": 400}}', False),
+        (b'{"error": {"message": "no idea"}}', False),
+    ],
+)
+def test_an_error_event_opening_a_stream_falls_back_as_its_status_would(
+    event: bytes, falls_back: bool, make_driver: MakeDriver, server: FakeServer
+) -> None:
+    server.enqueue(RawResponse(body=b"data: " + event + b"\n\n"), Stream(chunks=["from m2"]))
+    run = make_driver(fallbacks=["m2"]).stream(model="m", messages=HI)  # not retried
+    if falls_back:
+        assert run.error is None
+        assert "".join(chunk.text for chunk in run.chunks) == "from m2"
+        assert models_sent(server) == ["m", "m2"]
+    else:
+        assert isinstance(run.error, chatlane.StreamError)
+        assert models_sent(server) == ["m"]
 
 
 def test_a_stream_never_falls_back_after_text_reached_the_caller(

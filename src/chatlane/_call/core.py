@@ -51,9 +51,11 @@ class Production(Protocol):
         prepare: Callable[[Mapping[str, Any], bool], Call],
         falls_back: bool,
         accounts: bool,
+        caller_middleware: bool,
     ) -> tuple[Middleware, ...]:
         """The pieces, outermost first; ``falls_back`` / ``accounts`` add the fallback and
-        accounting pieces even unconfigured (for a call's own options or a budget scope)."""
+        accounting pieces even unconfigured (for a call's own options or a budget scope);
+        ``caller_middleware``: the caller's own pieces run inside them."""
         ...
 
 
@@ -128,7 +130,7 @@ class ClientCore:
     def _composed(self, falls_back: bool, accounts: bool) -> tuple[Proceed, Proceed]:
         pieces = self._user_pieces
         if self._production is not None:
-            built = self._production.pieces(self._prepare_for, falls_back, accounts)
+            built = self._production.pieces(self._prepare_for, falls_back, accounts, bool(pieces))
             pieces = built + pieces
         return self._compose(pieces, chat_attempt), self._compose(pieces, stream_attempt)
 

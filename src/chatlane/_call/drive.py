@@ -40,6 +40,12 @@ def drive(
             send, thrown = perform(step), None
         except errors.ChatlaneError as exc:
             send, thrown = None, exc
+        except BaseException:
+            # Interrupted, or a bug: end the flow now, as a dropped stream is, so the
+            # pieces' cleanup (a cache's flight landing, a reservation released) runs at
+            # once, not whenever the garbage collector finds the suspended generator.
+            flow.close()
+            raise
 
 
 async def adrive(
@@ -68,6 +74,9 @@ async def adrive(
             send, thrown = await perform(step), None
         except errors.ChatlaneError as exc:
             send, thrown = None, exc
+        except BaseException:  # cancelled, interrupted, or a bug: as in drive()
+            flow.close()
+            raise
 
 
 def run(flow: Generator[Step, Any, T], perform: Callable[[Step], Any]) -> T:

@@ -47,10 +47,13 @@ class ProductionOptions:
         prepare: Callable[[Mapping[str, Any], bool], Call],
         falls_back: bool,
         accounts: bool,
+        caller_middleware: bool,
     ) -> tuple[Middleware, ...]:
         """The configured pieces, outermost first. ``falls_back`` and ``accounts`` add the
         fallback and accounting pieces even unconfigured (for a call's own ``fallbacks=``,
-        ``budget=`` or a budget scope). Each module is imported only when its piece is used."""
+        ``budget=`` or a budget scope); ``caller_middleware``: the caller's own pieces run
+        inside these (and may edit an answer). Each module is imported only when its piece
+        is used."""
         pieces: list[Middleware] = []
         if self.telemetry is not None and self.telemetry is not False:
             from chatlane.telemetry.piece import Telemetry, TelemetryPiece
@@ -63,7 +66,7 @@ class ProductionOptions:
 
             configured = Cache.coerce(self.cache)
             if configured is not None:
-                pieces.append(CachePiece(configured))
+                pieces.append(CachePiece(configured, as_received=not caller_middleware))
         if falls_back:
             from chatlane.fallback.piece import DEFAULT_FALLBACK_ON, FallbackPiece
 

@@ -3,6 +3,8 @@ replayed from it: the chunks a provider would have sent, in the usual order."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from chatlane.core.chunks import decode_completion
@@ -47,8 +49,8 @@ def decode_entry(data: bytes) -> ChatCompletion | None:
 
 def replay_chunks(completion: ChatCompletion, *, usage: bool) -> list[ChatCompletionChunk]:
     """The stream of ``completion``: per choice a role chunk, its reasoning, content or
-    refusal, its tool calls (one delta each), its finish reason; then the usage chunk when
-    the request asked for one (``usage``)."""
+    refusal (with the choice's logprobs), its tool calls (one delta each), its finish
+    reason; then the usage chunk when the request asked for one (``usage``)."""
     chunks: list[ChatCompletionChunk] = []
 
     def chunk(choices: list[ChunkChoice], usage: Usage | None = None) -> ChatCompletionChunk:
@@ -62,8 +64,14 @@ def replay_chunks(completion: ChatCompletion, *, usage: bool) -> list[ChatComple
             usage=usage,
         )
 
-    def emit(index: int, delta: Delta, finish: str | None = None) -> None:
-        chunks.append(chunk([ChunkChoice(index=index, delta=delta, finish_reason=finish)]))
+    def emit(
+        index: int,
+        delta: Delta,
+        finish: str | None = None,
+        logprobs: dict[str, Any] | None = None,
+    ) -> None:
+        choice = ChunkChoice(index=index, delta=delta, finish_reason=finish, logprobs=logprobs)
+        chunks.append(chunk([choice]))
 
     for choice in completion.choices:
         message = choice.message
@@ -77,8 +85,11 @@ def replay_chunks(completion: ChatCompletion, *, usage: bool) -> list[ChatComple
                     reasoning_details=message.reasoning_details,
                 ),
             )
+        logprobs = choice.logprobs  # with the text they are of, else with the finish
         if message.content or message.refusal:
-            emit(choice.index, Delta(content=message.content, refusal=message.refusal))
+            text = Delta(content=message.content, refusal=message.refusal)
+            emit(choice.index, text, logprobs=logprobs)
+            logprobs = None
         for position, call in enumerate(message.tool_calls or ()):
             function = call.function
             delta = ToolCallDelta(
@@ -88,7 +99,7 @@ def replay_chunks(completion: ChatCompletion, *, usage: bool) -> list[ChatComple
                 function=FunctionCallDelta(name=function.name, arguments=function.arguments),
             )
             emit(choice.index, Delta(tool_calls=[delta]))
-        emit(choice.index, Delta(), choice.finish_reason)
+        emit(choice.index, Delta(), choice.finish_reason, logprobs)
     if usage and completion.usage is not None:
         chunks.append(chunk([], completion.usage))
     return chunks

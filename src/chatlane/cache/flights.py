@@ -1,8 +1,11 @@
 """Single flight: concurrent identical requests in one process make one upstream call.
 
 The first caller of a key leads (it makes the call); the others wait for its answer, in
-threads (``wait``) or tasks of any event loop (``await_``). A leader that fails or gives up
-lands without an answer: the waiters then make their own calls.
+threads (``wait``) or tasks of any event loop (``await_``). The answer travels as the
+cache entry's bytes, so each waiter decodes a reply of its own (one it may change without
+changing another caller's). A leader that fails or gives up lands without an answer: the
+waiters then make their own calls. A caller that finds its own thread or task leading the
+key (a stream it holds open, not read to its end yet) does not wait for itself: it calls.
 """
 
 from __future__ import annotations
@@ -11,24 +14,36 @@ import asyncio
 import concurrent.futures
 import threading
 
-from chatlane.core.types import ChatCompletion
+__all__ = ["Flight", "Flights", "caller"]
 
-__all__ = ["Flight", "Flights"]
+
+def caller() -> object:
+    """Who is asking: the current task under a running event loop, else the thread."""
+    loop = asyncio._get_running_loop()  # the public get_running_loop() raises without one
+    if loop is not None:
+        return asyncio.current_task(loop)
+    return threading.get_ident()
 
 
 class Flight:
     """One upstream call in progress. Its future is made only when another caller waits
     (most calls have nobody waiting, and a future with its lock and condition costs)."""
 
-    __slots__ = ("_answer", "_landed", "_lock", "_value")
+    __slots__ = ("_answer", "_landed", "_lock", "_value", "leader")
 
-    def __init__(self, lock: threading.Lock) -> None:
+    def __init__(self, lock: threading.Lock, leader: object) -> None:
         self._lock = lock
-        self._answer: concurrent.futures.Future[ChatCompletion | None] | None = None
+        self.leader = leader
+        self._answer: concurrent.futures.Future[bytes | None] | None = None
         self._landed = False
-        self._value: ChatCompletion | None = None
+        self._value: bytes | None = None
 
-    def _future(self) -> concurrent.futures.Future[ChatCompletion | None]:
+    @property
+    def awaited(self) -> bool:
+        """Whether another caller waits for this flight's answer (so far)."""
+        return self._answer is not None
+
+    def _future(self) -> concurrent.futures.Future[bytes | None]:
         with self._lock:
             if self._answer is None:
                 self._answer = concurrent.futures.Future()
@@ -36,29 +51,22 @@ class Flight:
                     self._answer.set_result(self._value)
             return self._answer
 
-    def wait(self, timeout: float | None) -> ChatCompletion | None:
-        """The leader's answer; None if it failed or did not land within ``timeout``."""
+    def wait(self, timeout: float | None) -> bytes | None:
+        """The leader's answer as entry bytes; None if it failed or did not land within
+        ``timeout``."""
         try:
             return self._future().result(timeout)
         except concurrent.futures.TimeoutError:
             return None
 
-    async def await_(self, timeout: float | None) -> ChatCompletion | None:
+    async def await_(self, timeout: float | None) -> bytes | None:
         try:
             async with asyncio.timeout(timeout):
                 return await asyncio.shield(asyncio.wrap_future(self._future()))
         except TimeoutError:
             return None
 
-    def land(self, answer: ChatCompletion | None) -> None:
-        with self._lock:
-            waiting = self._settle(answer)
-        if waiting is not None:
-            waiting.set_result(answer)
-
-    def _settle(
-        self, answer: ChatCompletion | None
-    ) -> concurrent.futures.Future[ChatCompletion | None] | None:
+    def _settle(self, answer: bytes | None) -> concurrent.futures.Future[bytes | None] | None:
         """Record the answer (the caller holds the lock); the future to resolve, if any."""
         if self._landed:
             return None
@@ -73,19 +81,20 @@ class Flights:
         self._lock = threading.Lock()
         self._open: dict[str, Flight] = {}
 
-    def join(self, key: str) -> tuple[Flight, bool]:
-        """The flight for ``key`` and whether the caller leads it (makes the call)."""
+    def join(self, key: str, who: object) -> tuple[Flight | None, bool]:
+        """The flight for ``key`` and whether ``who`` leads it (makes the call); no flight
+        when ``who`` leads it already (it must not wait for itself)."""
         self._lock.acquire()  # not `with`: half the cost, on every call
         try:
             flight = self._open.get(key)
             if flight is not None:
-                return flight, False
-            flight = self._open[key] = Flight(self._lock)
+                return (None if flight.leader == who else flight), False
+            flight = self._open[key] = Flight(self._lock, who)
             return flight, True
         finally:
             self._lock.release()
 
-    def land(self, key: str, flight: Flight, answer: ChatCompletion | None) -> None:
+    def land(self, key: str, flight: Flight, answer: bytes | None) -> None:
         """End the leader's flight: waiters get ``answer`` (None: call for yourselves)."""
         # one lock for both: the flights' and each flight's
         self._lock.acquire()  # not `with`: half the cost, on every call

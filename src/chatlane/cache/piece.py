@@ -4,8 +4,10 @@ A request whose answer is deterministic (``temperature=0`` or a ``seed``; any re
 ``Cache(sampled=True)`` or the call passes ``cache=True``) is looked up by its key
 (:mod:`chatlane.cache.keys`). A hit returns the stored completion with ``cached=True`` (for a
 stream: its chunks replayed, the summary saying ``cached``); a miss makes the call, once per
-key at a time in this process, and stores the answer. Errors and cut-off answers
-(``finish_reason="length"``) are never stored (the latter unless ``Cache(truncated=True)``).
+key at a time in this process, and stores the answer. Errors, answers that ended in an
+error (``finish_reason="error"``) and cut-off answers (``finish_reason="length"``) are never
+stored (the last unless ``Cache(truncated=True)``); callers waiting for the same key get a
+cut-off answer all the same (they would get it again), not a failed one.
 A broken store is a miss, never a failed call (the stores see to that).
 """
 
@@ -20,16 +22,17 @@ from chatlane._call.call import Call
 from chatlane._call.layers import Flow, Middleware, Proceed
 from chatlane._call.steps import Deliver, Io
 from chatlane.cache.entries import decode_entry, encode_entry, replay_chunks
-from chatlane.cache.flights import Flights
+from chatlane.cache.flights import Flights, caller
 from chatlane.cache.keys import cache_key
-from chatlane.cache.store import CacheStore
-from chatlane.core.errors import ConfigurationError
+from chatlane.cache.store import CacheStore, check_ttl
+from chatlane.core.errors import ConfigurationError, UsageError
 from chatlane.core.stream import StreamDecoder
 from chatlane.core.types import ChatCompletion
 
 __all__ = ["Cache", "CachePiece"]
 
 _TRUNCATED = frozenset({"length", "model_length"})
+_FAILED = frozenset({"error"})  # Mistral's and OpenRouter's: the answer broke off
 
 
 @dataclass(frozen=True)
@@ -62,12 +65,10 @@ class Cache:
                 f"Cache.store: expected a cache store (MemoryStore, SqliteStore, RedisStore),"
                 f" got {type(self.store).__name__}"
             )
-        if self.ttl is not None and not (
-            isinstance(self.ttl, int | float) and not isinstance(self.ttl, bool) and self.ttl > 0
-        ):
-            raise ConfigurationError(
-                f"Cache.ttl must be a positive number or None, got {self.ttl!r}"
-            )
+        try:
+            check_ttl(self.ttl, "Cache.ttl")
+        except UsageError as exc:  # what the stores would refuse only after a paid call
+            raise ConfigurationError(str(exc)) from None
 
     @classmethod
     def coerce(cls, value: object) -> Cache | None:
@@ -86,13 +87,19 @@ class Cache:
 
 
 class CachePiece(Middleware):
-    """The cache as a piece of the call flow (built by the client from its ``Cache``)."""
+    """The cache as a piece of the call flow (built by the client from its ``Cache``).
 
-    def __init__(self, cache: Cache) -> None:
+    ``as_received``: the completions reaching the cache are those decoded from their
+    response bodies, unchanged (no caller's middleware runs inside it to edit them), so an
+    answer is kept as its body was received instead of being encoded again.
+    """
+
+    def __init__(self, cache: Cache, *, as_received: bool = True) -> None:
         assert cache.store is not None
         self._cache = cache
         self._store: CacheStore = cache.store
         self._direct = getattr(cache.store, "in_process", False) is True
+        self._as_received = as_received
 
     def around_request(self, call: Call, proceed: Proceed) -> Flow:
         params = call.params
@@ -116,23 +123,24 @@ class CachePiece(Middleware):
         stored = None if data is None else decode_entry(data)
         if stored is not None:
             return (yield from _answer(call, stored))
-        flight, leads = cache._flights.join(key)
+        flight, leads = cache._flights.join(key, caller())
+        if flight is None:  # this thread or task leads it already: it cannot wait for itself
+            return (yield from proceed(call))
         if not leads:
             remaining = call.remaining()
             landed = yield Io(lambda: flight.wait(remaining), lambda: flight.await_(remaining))
-            if landed is not None:
-                return (yield from _answer(call, landed))
+            answer = None if landed is None else decode_entry(landed)
+            if answer is not None:
+                return (yield from _answer(call, answer))
             return (yield from proceed(call))  # the leader failed: call for ourselves
-        answer = None
+        shared = None
         try:
             completion = yield from proceed(call)
-            if self._keeps(completion):
-                answer = completion
-                answered = call.answered  # the body it came from, unless a fallback's client
-                entry = encode_entry(
-                    completion,
-                    answered[1] if answered is not None and answered[0] is completion else None,
-                )
+            kept = self._keeps(completion)
+            if kept or (flight.awaited and _answered(completion)):
+                shared = self._entry(call, completion)
+            if kept and shared is not None:
+                entry = shared
                 if self._direct:
                     store.set(key, entry, cache.ttl)
                 else:
@@ -142,10 +150,18 @@ class CachePiece(Middleware):
                     )
             return completion
         finally:
-            cache._flights.land(key, flight, answer)
+            cache._flights.land(key, flight, shared)
+
+    def _entry(self, call: Call, completion: ChatCompletion) -> bytes:
+        """The entry for ``completion``: its body as received when that is what it is."""
+        answered = call.answered  # the body it came from, unless a fallback's client
+        if self._as_received and answered is not None and answered[0] is completion:
+            return encode_entry(completion, answered[1])
+        return encode_entry(completion)
 
     def _keeps(self, completion: ChatCompletion) -> bool:
-        if not completion.choices:
+        """Whether to store ``completion``: an answer, not cut off (unless asked)."""
+        if not _answered(completion):
             return False
         if self._cache.truncated:
             return True
@@ -156,19 +172,36 @@ class CachePiece(Middleware):
         return True
 
 
+def _answered(completion: ChatCompletion) -> bool:
+    """Whether ``completion`` is an answer the same request would get again: it has choices
+    and none ended in an error (a cut-off one would be cut off again)."""
+    if not completion.choices:
+        return False
+    for choice in completion.choices:  # noqa: SIM110
+        if choice.finish_reason in _FAILED:
+            return False
+    return True
+
+
 def _answer(call: Call, stored: ChatCompletion) -> Flow:
     """The stored answer as this call's: whole, or replayed as a stream."""
     if not call.stream:
         return msgspec.structs.replace(
             stored, cached=True, attempts=0, latency=time.perf_counter() - call.started
         )
-    options = call.params.get("stream_options") or {}
     decoder = call.decoder = StreamDecoder(call.started, call.context)
     now = time.perf_counter()
-    chunks = decoder.replay(replay_chunks(stored, usage=bool(options.get("include_usage"))), now)
+    chunks = decoder.replay(replay_chunks(stored, usage=_asked_usage(call)), now)
     call.delivered = True
     yield Deliver(chunks)
     call.ended_at = time.perf_counter()
     completion = decoder.accumulator.completion(latency=call.ended_at - call.started, attempts=0)
     completion.cached = True
     return completion
+
+
+def _asked_usage(call: Call) -> bool:
+    """Whether the stream ends with a usage chunk: asked for by the caller, or, when the
+    caller said nothing, by chatlane itself (or sent unasked, as Mistral does)."""
+    options = call.params.get("stream_options")
+    return True if options is None else bool(options.get("include_usage"))

@@ -11,7 +11,6 @@ bytes, a bad ttl, using a closed store) is a :class:`~chatlane.UsageError`.
 from __future__ import annotations
 
 import logging
-import math
 import reprlib
 import threading
 from types import TracebackType
@@ -103,13 +102,20 @@ def check_value(value: object) -> bytes:
     return value
 
 
+MAX_TTL = 1e9
+"""The longest time to live taken, in seconds (about 31 years; None is "until evicted"):
+longer ones overflow the stores' clocks (Redis counts milliseconds in 64 bits)."""
+
+
 def check_ttl(ttl: object, name: str = "ttl") -> float | None:
-    """``ttl`` as seconds (None stays None); anything but a positive finite number is misuse."""
+    """``ttl`` as seconds (None stays None); anything but a positive number of at most
+    ``MAX_TTL`` seconds is misuse."""
     if ttl is None:
         return None
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl < math.inf:
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl <= MAX_TTL:
         raise UsageError(
-            f"{name} must be a positive, finite number of seconds or None, not {_short.repr(ttl)}"
+            f"{name} must be a positive number of seconds, at most {MAX_TTL:.0e} (None: until"
+            f" evicted), not {_short.repr(ttl)}"
         )
     return float(ttl)
 

@@ -2,8 +2,9 @@
 
 A call goes to its own model first, then to each target in order while the one before
 failed after its retries with an error of ``fallback_on``: by default a connection failure,
-a timeout, a 5xx, a 429 (the provider's or the client's own rate limit), a corrupt or cut
-answer (before any chunk reached the caller) and a context-length error, which moves on to
+a timeout, a 5xx, a 429 (the provider's or the client's own rate limit; also as an error
+event opening a stream), a corrupt or cut answer (before any chunk reached the caller) and
+a context-length error, which moves on to
 a target with a larger window (one whose known window is not larger is skipped). A 400 the
 request caused, an auth error or a budget refusal ends the call unless ``fallback_on`` says
 otherwise. A stream falls back only before its first chunk reached the caller: no text is
@@ -79,7 +80,7 @@ class FallbackPiece(Middleware):
                     label = f"{target.provider}/{params.get('model')}"
                     completion = yield from _via(target, call, params)
             except errors.ChatlaneError as exc:
-                if call.delivered or not isinstance(exc, self._on):
+                if call.delivered or not _falls_through(exc, self._on):
                     raise
                 failures.append((label, exc))
                 if isinstance(exc, errors.ContextLengthExceededError):
@@ -100,6 +101,36 @@ class FallbackPiece(Middleware):
                 if window is not None and window <= floor:
                     continue  # not larger than the window the prompt did not fit
             yield target
+
+
+def _falls_through(error: errors.ChatlaneError, on: tuple[type[errors.ChatlaneError], ...]) -> bool:
+    """Whether the next target is tried after ``error``. An error event that opened a
+    stream says what went wrong with a status or a type: a 5xx or a 429 there (a server
+    error, an overload, a rate limit) falls through as the same status before the stream
+    would."""
+    if isinstance(error, on):
+        return True
+    if not isinstance(error, errors.StreamError):
+        return False
+    status = error.status
+    if status is None:
+        status = _STREAM_ERROR_STATUS.get(error.type or "") or _STREAM_ERROR_STATUS.get(
+            error.code if isinstance(error.code, str) else ""
+        )
+    if status is None:
+        return False
+    if status >= 500:
+        return issubclass(errors.InternalServerError, on)
+    return status == 429 and issubclass(errors.RateLimitError, on)
+
+
+_STREAM_ERROR_STATUS = {
+    "server_error": 500,  # OpenAI's
+    "overloaded_error": 529,  # Anthropic's
+    "rate_limit_error": 429,  # Anthropic's
+    "rate_limit_exceeded": 429,  # OpenAI's code
+}
+"""The status an error event without one stands for, by its type or code."""
 
 
 def _window(call: Call) -> int | None:
