@@ -136,11 +136,11 @@ class CachePiece(Middleware):
         shared = None
         try:
             completion = yield from proceed(call)
-            kept = self._keeps(completion)
-            if kept or (flight.awaited and _answered(completion)):
-                shared = self._entry(call, completion)
-            if kept and shared is not None:
-                entry = shared
+            ending = _ending(completion)
+            kept = ending is _WHOLE or (ending is _CUT and cache.truncated)
+            if kept or (ending is _CUT and flight.awaited):
+                shared = entry = self._entry(call, completion)
+            if kept:
                 if self._direct:
                     store.set(key, entry, cache.ttl)
                 else:
@@ -159,28 +159,23 @@ class CachePiece(Middleware):
             return encode_entry(completion, answered[1])
         return encode_entry(completion)
 
-    def _keeps(self, completion: ChatCompletion) -> bool:
-        """Whether to store ``completion``: an answer, not cut off (unless asked)."""
-        if not _answered(completion):
-            return False
-        if self._cache.truncated:
-            return True
-        # A loop, not all() over a generator: this runs on every miss.
-        for choice in completion.choices:  # noqa: SIM110
-            if choice.finish_reason in _TRUNCATED:
-                return False
-        return True
+
+_WHOLE, _CUT, _BROKEN = "whole", "cut", "broken"
 
 
-def _answered(completion: ChatCompletion) -> bool:
-    """Whether ``completion`` is an answer the same request would get again: it has choices
-    and none ended in an error (a cut-off one would be cut off again)."""
+def _ending(completion: ChatCompletion) -> str:
+    """How ``completion`` ended: whole; cut off at a token limit (the same request would be
+    cut off again); or broken (no choices, or one ended in an error: never kept)."""
     if not completion.choices:
-        return False
-    for choice in completion.choices:  # noqa: SIM110
-        if choice.finish_reason in _FAILED:
-            return False
-    return True
+        return _BROKEN
+    ending = _WHOLE
+    for choice in completion.choices:  # a loop, not any() over a generator: every miss
+        reason = choice.finish_reason
+        if reason in _FAILED:
+            return _BROKEN
+        if reason in _TRUNCATED:
+            ending = _CUT
+    return ending
 
 
 def _answer(call: Call, stored: ChatCompletion) -> Flow:
