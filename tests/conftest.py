@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Generator, Iterator
+import threading
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -177,3 +178,14 @@ def _embedded_model_guard() -> Iterator[None]:
     yield
     for name, original in originals.items():
         setattr(LlamaModel, name, original)
+
+
+def in_threads(count: int, work: Callable[[], Any]) -> list[Any]:
+    """``work()`` run in ``count`` threads at once; what each returned, in finishing order."""
+    results: list[Any] = []
+    threads = [threading.Thread(target=lambda: results.append(work())) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

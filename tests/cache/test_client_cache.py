@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from chatlane.cache.redis_store import RedisStore
 from chatlane.cache.sqlite import SqliteStore
 from chatlane.testing import Completion, ErrorReply, FakeServer, RawResponse, ToolCallSpec
 from tests.client.conftest import MakeDriver
-from tests.conftest import FAST_RETRY
+from tests.conftest import FAST_RETRY, in_threads
 
 HI = [{"role": "user", "content": "Hi"}]
 ZERO: dict[str, Any] = {"model": "m", "messages": HI, "temperature": 0}
@@ -280,14 +279,7 @@ def test_identical_concurrent_calls_make_one_upstream_call(server: FakeServer) -
     cache = chatlane.Cache()
     server.enqueue(Completion(content="shared", delay=0.3))
     with chatlane.Client(base_url=server.url, cache=cache, retry=FAST_RETRY) as client:
-        replies: list[chatlane.ChatCompletion] = []
-        threads = [
-            threading.Thread(target=lambda: replies.append(client.chat(**ZERO))) for _ in range(8)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        replies = in_threads(8, lambda: client.chat(**ZERO))
     assert [reply.text for reply in replies] == ["shared"] * 8
     assert sum(not reply.cached for reply in replies) == 1
     assert len(server.chat_requests) == 1

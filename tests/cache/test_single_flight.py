@@ -5,7 +5,6 @@ lets the others call, a caller never waits for itself, and waiters get replies o
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 
 import chatlane
 from chatlane.testing import Completion, FakeServer
-from tests.conftest import FAST_RETRY
+from tests.conftest import FAST_RETRY, in_threads
 
 HI = [{"role": "user", "content": "Hi"}]
 ZERO: dict[str, Any] = {"model": "m", "messages": HI, "temperature": 0}
@@ -94,15 +93,8 @@ async def test_a_task_does_not_wait_for_the_stream_it_holds_open(server: FakeSer
 
 def test_each_waiter_gets_a_reply_of_its_own(server: FakeServer) -> None:
     server.enqueue(Completion(content="shared", delay=0.3))
-    replies: list[chatlane.ChatCompletion] = []
     with chatlane.Client(base_url=server.url, cache=True, retry=FAST_RETRY) as client:
-        threads = [
-            threading.Thread(target=lambda: replies.append(client.chat(**ZERO))) for _ in range(3)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        replies = in_threads(3, lambda: client.chat(**ZERO))
         replies[0].choices[0].message.content = "changed by one caller"
         later = client.chat(**ZERO)
     assert [reply.text for reply in replies[1:]] == ["shared", "shared"]
@@ -113,15 +105,8 @@ def test_each_waiter_gets_a_reply_of_its_own(server: FakeServer) -> None:
 def test_waiters_share_a_cut_off_answer_the_cache_does_not_keep(server: FakeServer) -> None:
     server.enqueue(Completion(content="cut", finish_reason="length", delay=0.3))
     server.enqueue(Completion(content="asked again", finish_reason="length"))
-    replies: list[chatlane.ChatCompletion] = []
     with chatlane.Client(base_url=server.url, cache=True, retry=FAST_RETRY) as client:
-        threads = [
-            threading.Thread(target=lambda: replies.append(client.chat(**ZERO))) for _ in range(6)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        replies = in_threads(6, lambda: client.chat(**ZERO))
         assert len(server.chat_requests) == 1
         assert [reply.text for reply in replies] == ["cut"] * 6
         assert client.chat(**ZERO).text == "asked again"  # it was not kept

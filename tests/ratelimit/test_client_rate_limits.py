@@ -153,3 +153,18 @@ def test_rate_limits_are_configured_clearly() -> None:
         chatlane.Client(base_url=url, rate_limits={"m": 600})  # type: ignore[dict-item]
     with pytest.raises(chatlane.ConfigurationError, match="on_limit"):
         chatlane.RateLimits(on_limit="sleep")  # type: ignore[arg-type]
+
+
+def test_negative_usage_from_the_server_does_not_fail_an_answered_call(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    budget = chatlane.Budget(usd=1.0)
+    limits = {"*": chatlane.RateLimit(tokens_per_minute=100_000)}
+    server.enqueue(Completion(content="hi", usage={"prompt_tokens": -50, "completion_tokens": 2}))
+    reply = make_driver(
+        rate_limits=limits,
+        budget=budget,
+        models={"m": chatlane.ModelInfo(input_per_mtok=1.0, output_per_mtok=1.0)},
+    ).chat(model="m", messages=HI, max_tokens=10)
+    assert reply.text == "hi"
+    assert budget.spent_usd > 0  # billed: settled, not released as if it had failed

@@ -150,7 +150,12 @@ class RateLimitPiece(Middleware):
             yield from self._learn(key, wanted)
         if tokens:
             usage = completion.usage
-            used = usage.prompt_tokens + usage.completion_tokens if usage is not None else tokens
+            # what a server reports is hostile input: a negative count is none
+            used = (
+                max(usage.prompt_tokens, 0) + max(usage.completion_tokens, 0)
+                if usage is not None
+                else tokens
+            )
             if self._direct:
                 limiter.settle(key, limit, reserved=tokens, used=used)
             else:
