@@ -57,7 +57,7 @@ def test_a_leader_broken_by_a_plain_error_does_not_hold_its_key(server: FakeServ
         with pytest.raises(RuntimeError):  # the same bug again, at once: no wait for the first
             client.chat(**ZERO, timeout=10)
         assert time.perf_counter() - started < 2.0
-        assert first.value is not None  # kept, with its traceback, as a caller might
+        del first  # kept until here, with its traceback, as a caller might keep it
     assert len(server.chat_requests) == 2
 
 
