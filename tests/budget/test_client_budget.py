@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 import chatlane
-from chatlane.testing import Completion, ErrorReply, FakeServer, Stream
+from chatlane.testing import Completion, ErrorReply, FakeServer, RawResponse, Stream
 from tests.client.conftest import MakeDriver
 
 HI = [{"role": "user", "content": "Say hello to the budget."}]
@@ -54,6 +54,55 @@ def test_every_retry_is_an_attempt_and_a_refused_one_costs_nothing(
     make_driver(models=PRICED, budget=budget, ledger=ledger).chat(**CALL)
     assert (ledger.total.requests, ledger.total.attempts) == (1, 2)
     assert budget.spent_usd == pytest.approx(0.011)
+
+
+def test_every_choice_asked_for_is_reserved(make_driver: MakeDriver, server: FakeServer) -> None:
+    def requested(**extra: Any) -> float:
+        with pytest.raises(chatlane.BudgetExceeded) as info:
+            make_driver(models=PRICED, budget=chatlane.Budget(usd=0.001)).chat(**CALL, **extra)
+        assert info.value.requested is not None
+        return info.value.requested
+
+    one, three = requested(), requested(n=3)
+    assert three - one == pytest.approx(2 * 10 * 0.001)  # two more answers of 10 tokens
+    uncapped = {**CALL, "max_tokens": None}
+    windowed = {
+        "m": chatlane.ModelInfo(
+            input_per_mtok=1000.0, output_per_mtok=1000.0, context_window=100, max_output_tokens=40
+        )
+    }
+    for extra, output in (({}, 40), ({"n": 2}, 80)):
+        with pytest.raises(chatlane.BudgetExceeded) as info:
+            make_driver(models=windowed, budget=chatlane.Budget(usd=0.001)).chat(
+                **uncapped, **extra
+            )
+        assert info.value.requested == pytest.approx(one - 0.010 + output * 0.001)
+    assert server.chat_requests == []
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [
+        ("chat", b'{"choices": [{"message": '),  # cut short: it does not decode
+        ("stream", b'{"choices": [{"index": 0, "message": {"content": "hi"}}]}'),
+    ],
+)
+def test_a_whole_answer_that_cannot_be_used_is_charged_its_worst_case(
+    make_driver: MakeDriver, server: FakeServer, method: str, body: bytes
+) -> None:
+    budget, ledger = chatlane.Budget(usd=1.0), chatlane.Ledger()
+    server.enqueue(RawResponse(body=body, content_type="application/json"))
+    driver = make_driver(models=PRICED, budget=budget, ledger=ledger)
+    if method == "chat":
+        with pytest.raises(chatlane.ResponseDecodeError):
+            driver.chat(**CALL)
+    else:
+        assert isinstance(driver.stream(**CALL).error, chatlane.ResponseDecodeError)
+    with pytest.raises(chatlane.BudgetExceeded) as info:
+        make_driver(models=PRICED, budget=chatlane.Budget(usd=0.0)).chat(**CALL)
+    assert budget.spent_usd == pytest.approx(info.value.requested)  # the billed worst case
+    assert budget.reserved_usd == 0
+    assert (ledger.total.attempts, ledger.total.estimated) == (1, 1)
 
 
 def test_a_model_without_a_price_is_refused_by_a_dollar_budget(

@@ -77,6 +77,38 @@ def test_a_body_never_sets_the_client_side_fields(claims: dict[str, Any]) -> Non
     assert completion.text == "ok"
 
 
+INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+USAGES = st.fixed_dictionaries(
+    {},
+    optional={
+        "prompt_tokens": INT64,
+        "completion_tokens": INT64,
+        "total_tokens": INT64,
+        "prompt_tokens_details": st.fixed_dictionaries({"cached_tokens": INT64}),
+        "completion_tokens_details": st.fixed_dictionaries({"reasoning_tokens": INT64}),
+        "prompt_cache_hit_tokens": INT64,
+    },
+)
+
+
+@PROPERTY
+@given(USAGES)
+def test_no_reader_meets_a_negative_token_count(usage: dict[str, Any]) -> None:
+    body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}]}
+    decoder = StreamDecoder(0.0, ErrorContext(provider="p", model="m"))
+    decoder.feed(b"data: " + encoded({"choices": [], "usage": usage}) + b"\n\n", 1.0)
+    decoder.finish(1.1)
+    streamed = decoder.accumulator.completion(latency=1.0, attempts=1).usage
+    for decoded in (decode_completion(encoded({**body, "usage": usage})).usage, streamed):
+        assert decoded is not None
+        counts = (decoded.prompt_tokens, decoded.completion_tokens, decoded.total_tokens)
+        assert min(*counts, decoded.cached_tokens, decoded.reasoning_tokens) >= 0
+        for name, value in zip(
+            ("prompt_tokens", "completion_tokens", "total_tokens"), counts, strict=True
+        ):
+            assert value == max(usage.get(name, 0), 0)
+
+
 @PROPERTY
 @given(JSONISH, st.integers(min_value=0), st.binary(max_size=8))
 def test_wrongly_typed_then_malformed_json_is_a_decode_error(

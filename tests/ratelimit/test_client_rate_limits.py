@@ -77,6 +77,22 @@ def test_tokens_per_minute_count_the_prompt_and_the_cap(
         make_driver(rate_limits=config).chat(**CALL, max_tokens=300)
 
 
+def test_tokens_per_minute_count_every_choice_asked_for(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    def held_after(**extra: Any) -> float:
+        driver = make_driver(rate_limits=refusing(chatlane.RateLimit(tokens_per_minute=600)))
+        server.enqueue(Completion(content="ok", usage=None))  # no usage: the estimate stands
+        driver.chat(**CALL, max_tokens=200, **extra)
+        with pytest.raises(chatlane.RateLimited) as info:
+            driver.chat(**CALL, max_tokens=200)
+        return info.value.retry_after
+
+    one, four = held_after(), held_after(n=4)
+    assert four - one == pytest.approx(3 * 200 * 60 / 600, abs=0.5)  # three more answers
+    assert len(server.chat_requests) == 2
+
+
 def test_the_providers_headers_teach_the_limiter(
     make_driver: MakeDriver, server: FakeServer
 ) -> None:

@@ -92,6 +92,32 @@ def test_a_stream_record_has_its_time_to_first_token(
     assert record["tokens_estimated"] is True
 
 
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        {"prompt_tokens": -40, "completion_tokens": -3, "total_tokens": -43},
+    ],
+)
+def test_a_usage_that_reports_nothing_is_unknown_not_zero(
+    make_driver: MakeDriver,
+    server: FakeServer,
+    records: pytest.LogCaptureFixture,
+    usage: dict[str, int],
+) -> None:
+    server.enqueue(Completion(content="sunny", usage=usage))
+    reply = make_driver(telemetry=chatlane.Telemetry(otel=False), models=PRICED).chat(
+        model="m", messages=HI
+    )
+    assert reply.usage is not None
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (0, 0)
+    (record,) = usage_records(records)
+    assert record["tokens_estimated"] is True
+    assert record["prompt_tokens"] > 0  # chatlane's estimate, marked as such
+    assert record["completion_tokens"] is None
+    assert record["cost_usd"] is None
+
+
 def test_content_only_when_asked_and_never_the_key(
     make_driver: MakeDriver, server: FakeServer, records: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
@@ -164,6 +190,21 @@ def test_a_span_per_request_with_the_genai_attributes(
     tokens = {p.attributes["gen_ai.token.type"]: p.sum for p in points["gen_ai.client.token.usage"]}
     assert tokens == {"input": 7, "output": 2}
     assert points["gen_ai.client.operation.duration"][0].count == 1
+
+
+def test_a_span_has_no_token_counts_from_a_usage_that_reports_nothing(
+    make_driver: MakeDriver,
+    server: FakeServer,
+    otel: tuple[InMemorySpanExporter, InMemoryMetricReader, chatlane.Telemetry],
+) -> None:
+    spans, metrics, telemetry = otel
+    server.enqueue(Completion(content="ok", usage={"prompt_tokens": -7, "completion_tokens": 0}))
+    make_driver(telemetry=telemetry).chat(model="m", messages=HI)
+    (span,) = spans.get_finished_spans()
+    attributes = dict(span.attributes or {})
+    assert "gen_ai.usage.input_tokens" not in attributes
+    assert "gen_ai.usage.output_tokens" not in attributes
+    assert "gen_ai.client.token.usage" not in metric_points(metrics)
 
 
 def test_a_failed_request_is_an_error_span(

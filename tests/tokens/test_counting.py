@@ -220,6 +220,25 @@ def test_content_parts_and_images() -> None:
     assert with_high.tokens == text.tokens + 765
 
 
+def test_files_audio_and_unknown_parts_are_never_free() -> None:
+    def with_part(part: dict[str, object]) -> int:
+        content = [{"type": "text", "text": "look at this"}, part]
+        return count_message_tokens([{"role": "user", "content": content}], "gpt-4o").tokens
+
+    text = count_message_tokens([{"role": "user", "content": "look at this"}], "gpt-4o").tokens
+    pdf = "data:application/pdf;base64," + "A" * 400_000  # 300 KB of file
+    assert with_part({"type": "file", "file": {"file_data": pdf}}) >= text + 300_000 // 4
+    wav = "B" * 40_000  # 30 KB of audio: about a second to a few
+    audio = with_part({"type": "input_audio", "input_audio": {"data": wav, "format": "wav"}})
+    assert audio >= text + 30_000 // 32
+    by_id = with_part({"type": "file", "file": {"file_id": "file-abc"}})
+    assert by_id == text + 765  # its size is not known here: an image of unknown size
+    for broken in ({"type": "file"}, {"type": "input_audio", "input_audio": "x"}):
+        assert with_part(broken) == text + 765
+    unknown = with_part({"type": "refusal", "refusal": "I will not look at this"})
+    assert unknown > text
+
+
 def test_openai_families_outside_the_table_count_exactly() -> None:
     for model in (
         "gpt-4o-audio-preview",

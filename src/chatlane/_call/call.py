@@ -145,10 +145,20 @@ class Call:
             counted = self._prompt = (tokens, exact)
         return counted
 
+    def choices(self) -> int:
+        """How many answers the request asks for (``n``): each is billed its own output."""
+        n = self.params.get("n")
+        return 1 if n is None else n
+
     def max_output_tokens(self) -> int | None:
-        """The output cap the request sets (``max_completion_tokens`` or ``max_tokens``)."""
-        cap = self.params.get("max_completion_tokens")
-        return self.params.get("max_tokens") if cap is None else cap
+        """The most output tokens the request allows: its cap (``max_completion_tokens`` or
+        ``max_tokens``) for each of its choices (``n``); None without a cap."""
+        params = self.params
+        cap = params.get("max_completion_tokens")
+        if cap is None:
+            cap = params.get("max_tokens")
+        n = params.get("n")
+        return cap if cap is None or n is None else cap * n
 
     @property
     def provider(self) -> str | None:

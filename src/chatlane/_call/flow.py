@@ -127,6 +127,7 @@ def _redirected(call: Call) -> errors.APIError:
 
 def stream_attempt(call: Call) -> Steps[ChatCompletion]:
     """Open the stream, deliver its chunks as they come and return the accumulated result."""
+    call.decoder = None  # until this attempt's stream opens: an earlier attempt's is done
     try:
         response = yield Open(
             call.request, call.connect_timeout(), call.first_token_timeout(), call.in_process

@@ -9,7 +9,10 @@ against every budget in force: the client's, the call's (``budget=``) and the sc
 ``BudgetExceeded`` before anything is sent. Afterwards the reservation becomes the real cost
 (the provider's usage; chatlane's estimate, marked as such, when it sent none). An attempt
 the server refused with an error status was not billed: its reservation is released. One
-the server began to answer (a stream cut short) is settled at the estimate of what arrived.
+the server began to answer (a stream cut short) is settled at the estimate of what arrived;
+one it answered with a whole body chatlane could not use (it does not decode, or it is JSON
+where a stream was asked for) was billed by an amount not known: it is settled at its worst
+case. The worst case counts every choice the request asks for (``n``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from chatlane.budget.ledger import Ledger
 from chatlane.budget.pricing import Price, actual_of, worst_case_of
 from chatlane.core import errors
 from chatlane.core.types import ChatCompletion, Usage
+from chatlane.core.usage import reported_usage
 from chatlane.providers.profiles import ModelInfo
 
 __all__ = ["AccountingPiece", "budgets_of"]
@@ -72,6 +76,7 @@ class AccountingPiece(Middleware):
             budgets = budgets + budgets_of(given, "budget") + scoped
             direct = _in_process(budgets)
         held: list[Reservation] = []
+        worst = None
         if budgets:
             info = call.model_info()
             model = call.target
@@ -86,12 +91,12 @@ class AccountingPiece(Middleware):
         try:
             completion = yield from proceed(call)
         except errors.ChatlaneError:
-            step = self._close(call, held, direct, self._billed_before_failing(call))
+            step = self._close(call, held, direct, self._billed_before_failing(call, worst))
             if step is not None:
                 yield step
             raise
         except GeneratorExit:  # the caller dropped the stream: nothing may be awaited now
-            self._close(call, held, True, self._billed_before_failing(call))
+            self._close(call, held, True, self._billed_before_failing(call, worst))
             raise
         step = self._close(call, held, direct, self._price(call, completion.usage, completion))
         if step is not None:
@@ -100,16 +105,21 @@ class AccountingPiece(Middleware):
 
     def _price(self, call: Call, usage: Usage | None, completion: ChatCompletion | None) -> Price:
         info = call.model_info()
-        if usage is not None and (usage.prompt_tokens > 0 or usage.completion_tokens > 0):
+        if reported_usage(usage) is not None:
             return actual_of(info, usage, 0, 0)
         return actual_of(info, None, call.prompt_tokens(), _output_tokens(call, completion))
 
-    def _billed_before_failing(self, call: Call) -> Price | None:
+    def _billed_before_failing(self, call: Call, worst: Price | None) -> Price | None:
         """What a failed attempt cost: nothing if the server refused it with an error status
-        or never answered; the estimate of what arrived if it had begun to answer."""
-        if call.status is None or call.status >= 300 or call.decoder is None:
+        or never answered; the estimate of what arrived if it had begun to stream; and for
+        a whole answer chatlane could not use (a body that does not decode, or JSON where a
+        stream was asked for), which was billed by an amount not known, its worst case."""
+        if call.status is None or call.status >= 300:
             return None
-        return self._price(call, call.decoder.accumulator.usage, None)
+        decoder = call.decoder
+        if decoder is None:
+            return worst if worst is not None else self._price(call, None, None)
+        return self._price(call, decoder.accumulator.usage, None)
 
     def _close(
         self, call: Call, held: list[Reservation], direct: bool, price: Price | None
@@ -170,11 +180,13 @@ def _prompt_bound(call: Call) -> int:
 
 
 def _output_bound(call: Call, info: ModelInfo | None) -> int | None:
-    """The request's output cap; without one the model's output limit, else its window."""
+    """The request's output cap; without one the model's output limit, else its window;
+    for each of the choices it asks for (``n``). None: not known (the worst case says so)."""
     cap = call.max_output_tokens()
-    if cap is None and info is not None and info.max_output_tokens is None:
-        return info.context_window
-    return cap
+    if cap is not None or info is None:
+        return cap
+    limit = info.max_output_tokens if info.max_output_tokens is not None else info.context_window
+    return None if limit is None else limit * call.choices()
 
 
 def _output_tokens(call: Call, completion: ChatCompletion | None) -> int:

@@ -11,6 +11,7 @@ import msgspec
 
 from chatlane.core.errors import UsageError
 from chatlane.core.types import Usage
+from chatlane.core.usage import reported_usage
 from chatlane.providers.profiles import ModelInfo
 from chatlane.tokens.cost import list_price
 
@@ -121,19 +122,19 @@ def actual_of(
     info: ModelInfo | None, usage: Usage | None, estimated_prompt: int, estimated_output: int
 ) -> Price:
     """:func:`actual` for arguments known to be sound (the call flow's own)."""
-    if usage is None or (usage.prompt_tokens <= 0 and usage.completion_tokens <= 0):
+    if reported_usage(usage) is None:
         return Price(
             usd=None if info is None else list_price(info, estimated_prompt, estimated_output),
             prompt_tokens=estimated_prompt,
             completion_tokens=estimated_output,
             estimated=True,
         )
-    # Comparisons, not max()/min(): this runs after every attempt.
+    assert usage is not None
+    # Counts are not negative (the decoders drop those); comparisons, not min(): this runs
+    # after every attempt.
     prompt, completion = usage.prompt_tokens, usage.completion_tokens
-    prompt = prompt if prompt > 0 else 0
-    completion = completion if completion > 0 else 0
     cached, reasoning = usage.cached_tokens, usage.reasoning_tokens
-    cached = 0 if cached < 0 else prompt if cached > prompt else cached
-    reasoning = 0 if reasoning < 0 else completion if reasoning > completion else reasoning
+    cached = prompt if cached > prompt else cached
+    reasoning = completion if reasoning > completion else reasoning
     usd = None if info is None else list_price(info, prompt, completion, cached)
     return Price(usd, prompt, completion, cached, reasoning)

@@ -114,8 +114,11 @@ class ChunkAccumulator:
             self.model = chunk.model
         if chunk.system_fingerprint:
             self.system_fingerprint = chunk.system_fingerprint
-        if chunk.usage is not None:
-            self.usage = chunk.usage  # cumulative where sent on every chunk: the last one wins
+        usage = chunk.usage
+        if usage is not None:
+            if usage.prompt_tokens < 0 or usage.completion_tokens < 0 or usage.total_tokens < 0:
+                usage.drop_negatives()
+            self.usage = usage  # cumulative where sent on every chunk: the last one wins
         for choice in chunk.choices:
             parts = self._choices.get(choice.index)
             if parts is None:

@@ -105,4 +105,9 @@ def decode_completion(data: bytes) -> ChatCompletion:
         completion.target = None
         completion.attempts = 1
         completion.latency = 0.0
+    usage = completion.usage
+    if usage is not None and (
+        usage.prompt_tokens < 0 or usage.completion_tokens < 0 or usage.total_tokens < 0
+    ):
+        usage.drop_negatives()
     return completion

@@ -106,15 +106,22 @@ class Usage(msgspec.Struct, omit_defaults=True, gc=False):
         """Prompt tokens served from the provider's cache, whichever way it reports them."""
         details = self.prompt_tokens_details
         if details is not None and details.cached_tokens is not None:
-            return details.cached_tokens
-        return self.prompt_cache_hit_tokens or 0
+            return max(details.cached_tokens, 0)
+        return max(self.prompt_cache_hit_tokens or 0, 0)
 
     @property
     def reasoning_tokens(self) -> int:
         details = self.completion_tokens_details
         if details is not None and details.reasoning_tokens is not None:
-            return details.reasoning_tokens
+            return max(details.reasoning_tokens, 0)
         return 0
+
+    def drop_negatives(self) -> None:
+        """Counts below 0 (from a broken or hostile server) as 0: a count below 0 is none.
+        The decoders call this when they see one, so no reader meets a negative count."""
+        self.prompt_tokens = max(self.prompt_tokens, 0)
+        self.completion_tokens = max(self.completion_tokens, 0)
+        self.total_tokens = max(self.total_tokens, 0)
 
 
 class Choice(msgspec.Struct, omit_defaults=True, gc=False):

@@ -1,4 +1,5 @@
-"""Adding up token usage over several calls (agent turns, re-asks, batches)."""
+"""Reading token usage: whether a provider reported any, and adding it up over several
+calls (agent turns, re-asks, batches)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ from collections.abc import Iterable
 
 from chatlane.core.types import CompletionTokensDetails, PromptTokensDetails, Usage
 
-__all__ = ["sum_usage"]
+__all__ = ["reported_usage", "sum_usage"]
+
+
+def reported_usage(usage: Usage | None) -> Usage | None:
+    """``usage`` if it reports tokens; None when the provider reported none: no usage, or
+    all zeros, as some servers send in place of counting (unknown is never zero)."""
+    if usage is None or (usage.prompt_tokens <= 0 and usage.completion_tokens <= 0):
+        return None
+    return usage
 
 
 def sum_usage(usages: Iterable[Usage | None]) -> Usage:

@@ -21,6 +21,7 @@ from chatlane._call.call import Call
 from chatlane._call.layers import Flow, Middleware, Proceed
 from chatlane._call.steps import Io, Sleep, Step
 from chatlane.core.errors import ChatlaneError, ConfigurationError
+from chatlane.core.usage import reported_usage
 from chatlane.ratelimit.headers import observed_in, rate_limit_headers
 from chatlane.ratelimit.limits import Limiter, RateLimit, RateLimited
 from chatlane.ratelimit.local import LocalLimiter
@@ -149,13 +150,8 @@ class RateLimitPiece(Middleware):
         if wanted is not None:
             yield from self._learn(key, wanted)
         if tokens:
-            usage = completion.usage
-            # what a server reports is hostile input: a negative count is none
-            used = (
-                max(usage.prompt_tokens, 0) + max(usage.completion_tokens, 0)
-                if usage is not None
-                else tokens
-            )
+            usage = reported_usage(completion.usage)  # none reported: the estimate stands
+            used = tokens if usage is None else usage.prompt_tokens + usage.completion_tokens
             if self._direct:
                 limiter.settle(key, limit, reserved=tokens, used=used)
             else:

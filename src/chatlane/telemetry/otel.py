@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from chatlane._call.call import Call
 from chatlane.core.errors import ChatlaneError, ConfigurationError
 from chatlane.core.types import ChatCompletion
+from chatlane.core.usage import reported_usage
 
 __all__ = ["OtelRecorder"]
 
@@ -169,6 +170,7 @@ class OtelRecorder:
                 span.set_attribute("gen_ai.response.finish_reasons", reasons)
             span.set_attribute("chatlane.cached", completion.cached)
         usage = None if completion is None or completion.cached else completion.usage
+        usage = reported_usage(usage)  # all zeros is no report: no token counts to show
         if usage is not None:
             if recording:
                 span.set_attribute("gen_ai.usage.input_tokens", usage.prompt_tokens)

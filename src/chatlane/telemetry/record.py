@@ -14,6 +14,7 @@ from chatlane._call.call import Call
 from chatlane.core.error_mapping import request_id_from
 from chatlane.core.errors import ChatlaneError
 from chatlane.core.types import ChatCompletion
+from chatlane.core.usage import reported_usage
 
 __all__ = ["UsageRecord", "usage_record"]
 
@@ -65,6 +66,7 @@ def usage_record(
     usage = completion.usage if completion is not None else None
     if usage is None and call.decoder is not None:
         usage = call.decoder.accumulator.usage
+    usage = reported_usage(usage)  # all zeros is no report: unknown, never 0 tokens at $0
     prompt = completion_tokens = None
     estimated = False
     if usage is not None:

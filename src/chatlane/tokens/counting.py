@@ -17,8 +17,10 @@ How a model is counted:
   (minus 3 per enum); then 12 for the whole list. Nested schemas beyond the top-level
   properties are not counted. Assistant ``tool_calls`` count as the tokens of each call's
   name and arguments plus 3; images 85 tokens at ``detail="low"``, else 765 (a 1024x1024
-  picture at high detail: the size is not known offline); audio and file parts are not
-  counted. Any of these makes the count ``exact=False``.
+  picture at high detail: the size is not known offline); file parts (PDFs) one token
+  per 4 bytes of their data and audio parts one per 32 bytes, bounds from above rather
+  than counts (a file sent by id alone counts as an image of unknown size); a part of a
+  kind not known here, its text form. Any of these makes the count ``exact=False``.
 - **Local models** (``local/...``, ``smollm2``) count with the embedded model's own tokenizer
   and chat template: ``chatlane.LocalModel().engine().count_message_tokens(...)``. Exact for
   messages; tools add an estimate (their JSON through the same tokenizer).
@@ -216,6 +218,12 @@ _REPLY_PRIMING: Final = 3
 _TOKENS_PER_TOOL_CALL: Final = 3
 _IMAGE_LOW: Final = 85
 _IMAGE_DEFAULT: Final = 765
+_FILE_BYTES_PER_TOKEN: Final = 4
+"""A file (a PDF) counts its bytes as if they were text: more than its text and page
+images take for the documents seen, a bound to reserve rather than a count."""
+_AUDIO_BYTES_PER_TOKEN: Final = 32
+"""Audio takes at most about 20 tokens a second, and speech is seldom sent below 5 kbit/s
+(625 bytes a second): one token per 32 bytes bounds it from above."""
 # Response-only fields of a returned Message that are not sent back as prompt text.
 _NOT_PROMPT: Final = frozenset({"reasoning_content", "reasoning", "reasoning_details"})
 
@@ -252,8 +260,26 @@ def _content_tokens(content: Any, count: Callable[[str], int]) -> tuple[int, boo
             image = part.get("image_url")
             detail = image.get("detail") if isinstance(image, Mapping) else None
             tokens += _IMAGE_LOW if detail == "low" else _IMAGE_DEFAULT
+        elif part.get("type") == "file":
+            file = part.get("file")
+            data = file.get("file_data") if isinstance(file, Mapping) else None
+            tokens += _data_tokens(data, _FILE_BYTES_PER_TOKEN)
+        elif part.get("type") == "input_audio":
+            audio = part.get("input_audio")
+            data = audio.get("data") if isinstance(audio, Mapping) else None
+            tokens += _data_tokens(data, _AUDIO_BYTES_PER_TOKEN)
+        else:  # a kind of part not known here: its text form, never nothing
+            tokens += count(str(part))
     # Parts other than one plain text part are joined by the server in ways not documented.
     return tokens, False
+
+
+def _data_tokens(data: object, bytes_per_token: int) -> int:
+    """What a part's base64 ``data`` (or ``data:`` URL) may take, by its decoded size; a
+    part sent by id alone (its size not known here) counts as an image of unknown size."""
+    if not isinstance(data, str) or not data:
+        return _IMAGE_DEFAULT
+    return max(math.ceil(len(data) * 3 / 4 / bytes_per_token), 1)  # 4 base64 chars: 3 bytes
 
 
 def _tool_calls_tokens(calls: Any, count: Callable[[str], int]) -> int:
