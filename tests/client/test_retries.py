@@ -22,7 +22,7 @@ from tests.client.drivers import Driver
 HI = [{"role": "user", "content": "Hi"}]
 
 
-@pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504, 529])
 def test_transient_statuses_are_retried(status: int, driver: Driver, server: FakeServer) -> None:
     server.enqueue(ErrorReply(status, message="try again"), Completion(content="ok"))
     reply = driver.chat(model="m", messages=HI)
@@ -254,6 +254,46 @@ def test_stream_errors_before_the_stream_starts_are_retried(
     run = driver.stream(model="m", messages=HI)
     assert run.error is None
     assert run.attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("event", "retried"),
+    [
+        (b'{"error": {"message": "overloaded", "status_code": 503}}', True),
+        (b'{"error": {"message": "overloaded", "type": "server_error"}}', True),
+        (b'{"error": {"message": "busy", "type": "overloaded_error"}}', True),
+        (b'{"error": {"message": "slow down", "code": "rate_limit_exceeded"}}', True),
+        (b'{"error": {"message": "bad tool", "status_code": 400}}', False),
+        (b'{"error": {"message": "no idea"}}', False),
+    ],
+)
+def test_an_error_event_opening_a_stream_is_retried_as_its_status_would_be(
+    event: bytes, retried: bool, driver: Driver, server: FakeServer
+) -> None:
+    from chatlane.testing import RawResponse
+
+    server.enqueue(RawResponse(body=b"data: " + event + b"\n\n"), Stream(chunks=["ok"]))
+    run = driver.stream(model="m", messages=HI)
+    if retried:
+        assert run.error is None
+        assert "".join(c.text for c in run.chunks) == "ok"
+        assert run.attempts == 2
+    else:
+        assert isinstance(run.error, chatlane.StreamError)
+        assert len(server.chat_requests) == 1
+
+
+def test_an_error_event_after_a_chunk_is_never_retried(driver: Driver, server: FakeServer) -> None:
+    from chatlane.testing import RawResponse
+
+    good = b'data: {"choices": [{"index": 0, "delta": {"content": "a"}}]}\n\n'
+    event = b'data: {"error": {"message": "overloaded", "type": "server_error"}}\n\n'
+    server.enqueue(RawResponse(body=good + event), Stream(chunks=["never"]))
+    run = driver.stream(model="m", messages=HI)
+    assert [c.text for c in run.chunks] == ["a"]
+    assert isinstance(run.error, chatlane.StreamError)
+    assert run.error.status == 500
+    assert len(server.chat_requests) == 1
 
 
 def test_malformed_json_body_is_a_decode_error(driver: Driver, server: FakeServer) -> None:

@@ -53,7 +53,13 @@ def _retry_delay(policy: RetryPolicy, call: Call, error: errors.ChatlaneError) -
     """Seconds to wait before the next attempt, or None to give up."""
     if isinstance(error, RETRYABLE_TRANSPORT):
         status = None
-    elif isinstance(error, errors.APIError) and not isinstance(error, errors.StreamError):
+    elif isinstance(error, errors.StreamError):
+        # An error event before any chunk reached the caller is its status before the
+        # stream; after one, a retry would send the caller some text twice.
+        if call.delivered or error.status is None:
+            return None
+        status = error.status
+    elif isinstance(error, errors.APIError):
         status = error.status
     else:
         return None

@@ -182,6 +182,16 @@ def api_error(
     return error
 
 
+_EVENT_STATUS = {
+    "server_error": 500,  # OpenAI's type
+    "overloaded_error": 529,  # Anthropic's
+    "rate_limit_error": 429,  # Anthropic's
+    "rate_limit_exceeded": 429,  # OpenAI's code
+}
+"""The status an error event that names none stands for, by its type or code: retries and
+fallbacks then treat it as that status before the stream."""
+
+
 def stream_error(
     payload: bytes, context: ErrorContext, *, request_id: str | None
 ) -> errors.StreamError:
@@ -192,11 +202,16 @@ def stream_error(
         fields = {"message": _text(payload, context, _MESSAGE_LIMIT)}
     message = context.scrub(str(fields.get("message") or "error event in the stream"))
     status = fields.get("status_code") or fields.get("status")
+    if not isinstance(status, int) or isinstance(status, bool):
+        kind, code = fields.get("type"), fields.get("code")
+        status = _EVENT_STATUS.get(kind) if isinstance(kind, str) else None
+        if status is None and isinstance(code, str):
+            status = _EVENT_STATUS.get(code)
     return errors.StreamError(
         message,
         provider=context.provider,
         model=context.model,
-        status=status if isinstance(status, int) else None,
+        status=status,
         request_id=context.scrub_text(request_id),
         code=_code(fields.get("code"), context),
         type=context.scrub_text(fields.get("type")),

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "backoff_delay", "next_delay", "parse_retry_after"]
 
-RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})  # 529: overloaded
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,25 +112,12 @@ def _falls_through(error: errors.ChatlaneError, on: tuple[type[errors.ChatlaneEr
         return True
     if not isinstance(error, errors.StreamError):
         return False
-    status = error.status
-    if status is None:
-        status = _STREAM_ERROR_STATUS.get(error.type or "") or _STREAM_ERROR_STATUS.get(
-            error.code if isinstance(error.code, str) else ""
-        )
+    status = error.status  # an event's type stands for its status where it names none
     if status is None:
         return False
     if status >= 500:
         return issubclass(errors.InternalServerError, on)
     return status == 429 and issubclass(errors.RateLimitError, on)
-
-
-_STREAM_ERROR_STATUS = {
-    "server_error": 500,  # OpenAI's
-    "overloaded_error": 529,  # Anthropic's
-    "rate_limit_error": 429,  # Anthropic's
-    "rate_limit_exceeded": 429,  # OpenAI's code
-}
-"""The status an error event without one stands for, by its type or code."""
 
 
 def _window(call: Call) -> int | None:
