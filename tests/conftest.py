@@ -15,6 +15,16 @@ from tests.redis_kit import redis_server, redis_url  # noqa: F401  (fixtures for
 
 FAST_RETRY = chatlane.RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.05)
 API_KEY = "sk-test-0123456789-SECRET"
+# Error events a stream may open with, and whether each stands for a transient status (a
+# 5xx or 429: retried, and fallen back from, as that status before a stream would be).
+OPENING_ERROR_EVENTS = [
+    (b'{"error": {"message": "overloaded", "status_code": 503}}', True),
+    (b'{"error": {"message": "overloaded", "type": "server_error"}}', True),
+    (b'{"error": {"message": "busy", "type": "overloaded_error"}}', True),
+    (b'{"error": {"message": "slow down", "code": "rate_limit_exceeded"}}', True),
+    (b'{"error": {"message": "bad tool", "status_code": 400}}', False),
+    (b'{"error": {"message": "no idea"}}', False),
+]
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from chatlane.testing import (
 )
 from tests.client.conftest import MakeDriver
 from tests.client.drivers import Driver
+from tests.conftest import OPENING_ERROR_EVENTS
 
 HI = [{"role": "user", "content": "Hi"}]
 
@@ -256,17 +257,7 @@ def test_stream_errors_before_the_stream_starts_are_retried(
     assert run.attempts == 2
 
 
-@pytest.mark.parametrize(
-    ("event", "retried"),
-    [
-        (b'{"error": {"message": "overloaded", "status_code": 503}}', True),
-        (b'{"error": {"message": "overloaded", "type": "server_error"}}', True),
-        (b'{"error": {"message": "busy", "type": "overloaded_error"}}', True),
-        (b'{"error": {"message": "slow down", "code": "rate_limit_exceeded"}}', True),
-        (b'{"error": {"message": "bad tool", "status_code": 400}}', False),
-        (b'{"error": {"message": "no idea"}}', False),
-    ],
-)
+@pytest.mark.parametrize(("event", "retried"), OPENING_ERROR_EVENTS)
 def test_an_error_event_opening_a_stream_is_retried_as_its_status_would_be(
     event: bytes, retried: bool, driver: Driver, server: FakeServer
 ) -> None:

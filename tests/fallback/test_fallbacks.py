@@ -18,7 +18,7 @@ from chatlane.testing import (
     Stream,
 )
 from tests.client.conftest import MakeDriver
-from tests.conftest import FAST_RETRY
+from tests.conftest import FAST_RETRY, OPENING_ERROR_EVENTS
 
 HI = [{"role": "user", "content": "Hi"}]
 
@@ -97,16 +97,7 @@ def test_a_stream_falls_back_before_its_first_chunk(
     assert run.summary is not None
 
 
-@pytest.mark.parametrize(
-    ("event", "falls_back"),
-    [
-        (b'{"error": {"message": "overloaded", "status_code": 503}}', True),
-        (b'{"error": {"message": "overloaded", "type": "server_error"}}', True),
-        (b'{"error": {"message": "slow down", "code": "rate_limit_exceeded"}}', True),
-        (b'{"error": {"message": "bad tool", "status_code": 400}}', False),
-        (b'{"error": {"message": "no idea"}}', False),
-    ],
-)
+@pytest.mark.parametrize(("event", "falls_back"), OPENING_ERROR_EVENTS)
 def test_an_error_event_opening_a_stream_falls_back_as_its_status_would(
     event: bytes, falls_back: bool, make_driver: MakeDriver, server: FakeServer
 ) -> None:
