@@ -181,6 +181,23 @@ def test_a_refund_empties_the_bucket_at_most(limiter: Limiter) -> None:
     assert 0.5 < limiter.try_acquire(KEY, limit, tokens=100) <= 1.0
 
 
+@pytest.mark.parametrize("used", [10**15, 2 * 2**64])
+def test_an_absurd_usage_holds_the_key_one_hour_at_most(limiter: Limiter, used: int) -> None:
+    limit = RateLimit(tokens_per_minute=6000, burst=0)
+    assert limiter.try_acquire(KEY, limit, tokens=100) == 0.0
+    limiter.settle(KEY, limit, reserved=100, used=used)
+    assert 3590 < limiter.try_acquire(KEY, limit, tokens=1) <= 3600
+    limiter.settle(KEY, limit, reserved=0, used=used)  # a second one adds nothing
+    assert 3590 < limiter.try_acquire(KEY, limit, tokens=1) <= 3600
+
+
+def test_a_real_usage_within_the_hour_is_charged_in_full(limiter: Limiter) -> None:
+    limit = RateLimit(tokens_per_minute=6000, burst=0)
+    assert limiter.try_acquire(KEY, limit, tokens=100) == 0.0
+    limiter.settle(KEY, limit, reserved=100, used=300_000)  # 50 minutes of tokens
+    assert 2999 < limiter.try_acquire(KEY, limit, tokens=1) <= 3000
+
+
 def test_settling_without_a_token_limit_changes_nothing(limiter: Limiter) -> None:
     limit = RateLimit(requests_per_minute=60, burst=0)
     assert limiter.try_acquire(KEY, limit, tokens=100) == 0.0

@@ -75,15 +75,15 @@ def test_anthropic_headers_with_rfc3339_resets() -> None:
         "anthropic-ratelimit-input-tokens-remaining": "9000",
         "anthropic-ratelimit-input-tokens-reset": rfc3339(5),
         "anthropic-ratelimit-output-tokens-remaining": "120",
-        "anthropic-ratelimit-output-tokens-reset": "2027-01-15T08:00:12.5+01:00",
+        "anthropic-ratelimit-output-tokens-reset": "2027-01-15T09:00:12.5+01:00",
     }
     observed = observe(headers, NOW)
     assert observed is not None
     assert observed.requests_remaining == 4
     assert observed.requests_reset_at == pytest.approx(NOW + 30)
     assert observed.tokens_remaining == 120  # the tightest of the token windows
-    expected = datetime(2027, 1, 15, 7, 0, 12, 500_000, tzinfo=UTC).timestamp()
-    assert observed.tokens_reset_at == pytest.approx(min(max(expected, NOW), NOW + MAX_HOLD))
+    expected = datetime(2027, 1, 15, 8, 0, 12, 500_000, tzinfo=UTC).timestamp()
+    assert observed.tokens_reset_at == pytest.approx(expected)  # NOW + 12.5
 
 
 def test_a_time_without_its_zone_is_utc() -> None:
@@ -162,6 +162,20 @@ def test_absurd_resets_are_ignored(reset: str) -> None:
         {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": reset}, NOW
     )
     assert observed == Observed(requests_remaining=0)
+
+
+@pytest.mark.parametrize(
+    "reset", [None, "-5s", "NaN", "inf", "-1", "soon", "9" * 65, rfc3339(-60), "1000000000"]
+)
+def test_a_window_without_a_usable_reset_does_not_hide_one_with_it(reset: str | None) -> None:
+    headers = {
+        "x-ratelimit-remaining-tokens-day": "0",
+        "x-ratelimit-remaining-tokens-minute": "50",
+        "x-ratelimit-reset-tokens-minute": "30s",
+    }
+    if reset is not None:
+        headers["x-ratelimit-reset-tokens-day"] = reset
+    assert observe(headers, NOW) == Observed(tokens_remaining=50, tokens_reset_at=NOW + 30)
 
 
 @pytest.mark.parametrize("remaining", ["-1", "NaN", "1e3", "1.5", "", "lots", "9" * 16, "٣"])
@@ -248,6 +262,54 @@ def test_any_headers_at_all_give_an_observation_or_none(
     headers: dict[str, str], now: float
 ) -> None:
     check_observation(observe(headers, now), now)
+
+
+REQUEST_WINDOWS = [
+    ("x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"),
+    ("x-ratelimit-remaining-requests-minute", "x-ratelimit-reset-requests-minute"),
+    ("x-ratelimit-remaining-requests-day", "x-ratelimit-reset-requests-day"),
+    ("anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-reset"),
+    ("x-ratelimit-remaining", "x-ratelimit-reset"),
+    ("ratelimit-remaining", "ratelimit-reset"),
+]
+
+
+def unusable(reset: str | None) -> bool:
+    """A reset that, alone, holds nothing: absent, not understood, or already past."""
+    if reset is None:
+        return True
+    alone = observe(
+        {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": reset}, NOW
+    )
+    assert alone is not None
+    return alone.requests_reset_at is None or alone.requests_reset_at <= NOW
+
+
+@PROPERTY
+@given(
+    st.permutations(REQUEST_WINDOWS).map(lambda windows: windows[:2]),
+    st.integers(min_value=0, max_value=10**6),
+    st.integers(min_value=1, max_value=int(MAX_HOLD) - 1),
+    st.integers(min_value=0, max_value=10**6),
+    st.none() | VALUES.filter(unusable),
+)
+def test_a_garbage_reset_never_loses_a_valid_hold(
+    windows: list[tuple[str, str]],
+    remaining: int,
+    reset_in: int,
+    garbage_remaining: int,
+    garbage_reset: str | None,
+) -> None:
+    (valid_remaining_name, valid_reset_name), (garbage_remaining_name, garbage_reset_name) = windows
+    headers = {
+        valid_remaining_name: str(remaining),
+        valid_reset_name: f"{reset_in}s",
+        garbage_remaining_name: str(garbage_remaining),
+    }
+    if garbage_reset is not None:
+        headers[garbage_reset_name] = garbage_reset
+    observed = observe(headers, NOW)
+    assert observed == Observed(requests_remaining=remaining, requests_reset_at=NOW + reset_in)
 
 
 @PROPERTY

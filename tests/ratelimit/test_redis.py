@@ -83,6 +83,14 @@ def test_each_key_is_one_hash_under_the_prefix_that_expires(
 
 
 @pytest.mark.redis
+def test_an_absurd_usage_keeps_the_key_one_hour_at_most(
+    limiter: RedisLimiter, connection: redis.Redis
+) -> None:
+    limiter.settle(KEY, RateLimit(tokens_per_minute=600), reserved=0, used=10**15)
+    assert 3_500_000 < connection.pttl("chatlane:rl:" + KEY) <= 3_601_000
+
+
+@pytest.mark.redis
 def test_scripts_redis_forgot_are_loaded_again(
     limiter: RedisLimiter, connection: redis.Redis
 ) -> None:

@@ -246,6 +246,11 @@ def test_telemetry_is_configured_clearly(tmp_path: Path) -> None:
         chatlane.Telemetry(otel=False, jsonl=tmp_path / "no" / "such" / "dir" / "u.jsonl")
 
 
+def test_a_path_no_file_can_have_is_a_configuration_error() -> None:
+    with pytest.raises(chatlane.ConfigurationError, match=r"jsonl: cannot open 'a\\x00b'"):
+        chatlane.Telemetry(otel=False, jsonl="a\x00b")
+
+
 # The global providers can be set once per process: this runs in a process of its own.
 _GLOBAL_PROVIDERS_LATER = """
 import logging

@@ -14,7 +14,8 @@ Understood (names in any case):
 
 A plain number of at least 1e9 is a Unix time (1e12 and more: in milliseconds), as some
 servers send it; smaller ones are seconds from now. Where several windows are reported for
-one dimension, the one with the least remaining (then the latest reset) is kept.
+one dimension, the one with the least remaining (then the latest reset) is kept, among
+those whose reset is understood and still ahead if there are any.
 
 Headers are hostile input: any value gives a result or is ignored, never an exception.
 Remaining counts must be non-negative whole numbers of at most 15 digits; anything else
@@ -136,12 +137,15 @@ def _binding(
             windows.append((remaining, None if raw_reset is None else _reset_at(raw_reset, now)))
     if not windows:
         return None, None
-    return min(windows, key=_tightest_first)
+    return min(windows, key=lambda window: _tightest_first(window, now))
 
 
-def _tightest_first(window: tuple[int, float | None]) -> tuple[int, float]:
+def _tightest_first(window: tuple[int, float | None], now: float) -> tuple[bool, int, float]:
+    # A window whose reset is unknown or past holds nothing: it must not hide one that does.
     remaining, reset_at = window
-    return remaining, -math.inf if reset_at is None else -reset_at
+    if reset_at is None or reset_at <= now:
+        return True, remaining, 0.0
+    return False, remaining, -reset_at
 
 
 def observe(headers: Mapping[str, str], now: float) -> Observed | None:

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 from chatlane.ratelimit.limits import (
+    MAX_HOLD,
     Observed,
     RateLimit,
     check_count,
@@ -71,7 +72,10 @@ class _Buckets:
             return
         shift = change * limit.seconds_per_token
         if change > 0:
-            self.tokens_clear_at = max(self.tokens_clear_at, now) + shift
+            # Held MAX_HOLD at most, as by a provider's reset: a larger reported usage is
+            # absurd, and charged in full it would block the key for ever.
+            charged = min(max(self.tokens_clear_at, now) + shift, now + MAX_HOLD)
+            self.tokens_clear_at = max(self.tokens_clear_at, charged)
         else:  # a refund empties the bucket at most: unused tokens are not banked
             self.tokens_clear_at = max(self.tokens_clear_at + shift, now)
 

@@ -32,6 +32,7 @@ from chatlane._redis import (
 )
 from chatlane.core.errors import UsageError
 from chatlane.ratelimit.limits import (
+    MAX_HOLD,
     Observed,
     RateLimit,
     RateLimiterUnavailable,
@@ -105,14 +106,18 @@ return '0'
 """
 )
 
-# ARGV: seconds per token, tokens to charge (negative: to refund).
+# ARGV: seconds per token, tokens to charge (negative: to refund), MAX_HOLD.
 _SETTLE = (
     _PRELUDE
     + """
 local per_token = tonumber(ARGV[1])
 local change = tonumber(ARGV[2])
 if change > 0 then
-  tokens_clear_at = math.max(tokens_clear_at, now) + change * per_token
+  -- held MAX_HOLD at most, as by a provider's reset: a larger reported usage is absurd,
+  -- and charged in full it would block the key for ever
+  local charged = math.min(math.max(tokens_clear_at, now) + change * per_token,
+    now + tonumber(ARGV[3]))
+  tokens_clear_at = math.max(tokens_clear_at, charged)
 else  -- a refund empties the bucket at most: unused tokens are not banked
   tokens_clear_at = math.max(tokens_clear_at + change * per_token, now)
 end
@@ -337,7 +342,7 @@ class RedisLimiter:
         change = check_count("used", used) - check_count("reserved", reserved)
         if change == 0 or limit.tokens_per_minute is None:
             return None
-        return [repr(limit.seconds_per_token), str(change)]
+        return [repr(limit.seconds_per_token), str(change), repr(MAX_HOLD)]
 
     def settle(self, key: str, limit: RateLimit, *, reserved: int, used: int) -> None:
         """Correct a granted request's tokens: ``reserved`` was the estimate it was granted

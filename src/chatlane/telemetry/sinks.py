@@ -44,7 +44,7 @@ class JsonlSink:
         self._lock = threading.Lock()
         try:
             self._file = self.path.open("ab")
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
             raise ConfigurationError(f"jsonl: cannot open {str(self.path)!r}: {exc}") from None
 
     def __repr__(self) -> str:
