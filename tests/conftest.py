@@ -21,6 +21,7 @@ OPENING_ERROR_EVENTS = [
     (b'{"error": {"message": "overloaded", "status_code": 503}}', True),
     (b'{"error": {"message": "overloaded", "type": "server_error"}}', True),
     (b'{"error": {"message": "busy", "type": "overloaded_error"}}', True),
+    (b'{"type": "error", "error": {"type": "api_error", "message": "internal"}}', True),
     (b'{"error": {"message": "slow down", "code": "rate_limit_exceeded"}}', True),
     (b'{"error": {"message": "bad tool", "status_code": 400}}', False),
     (b'{"error": {"message": "no idea"}}', False),

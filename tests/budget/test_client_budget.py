@@ -4,6 +4,7 @@ reserved before it is sent and settled after, refusals typed, nothing overspent.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -103,6 +104,82 @@ def test_a_whole_answer_that_cannot_be_used_is_charged_its_worst_case(
     assert budget.spent_usd == pytest.approx(info.value.requested)  # the billed worst case
     assert budget.reserved_usd == 0
     assert (ledger.total.attempts, ledger.total.estimated) == (1, 1)
+
+
+def test_a_count_sent_in_extra_body_is_reserved(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    def requested(**extra: Any) -> float:
+        with pytest.raises(chatlane.BudgetExceeded) as info:
+            make_driver(models=PRICED, budget=chatlane.Budget(usd=0.001)).chat(**CALL, **extra)
+        assert info.value.requested is not None
+        return info.value.requested
+
+    one = requested()
+    assert requested(extra_body={"n": 3}) - one == pytest.approx(2 * 10 * 0.001)
+    uncapped = {**CALL, "max_tokens": None}
+    with pytest.raises(chatlane.BudgetExceeded) as info:
+        make_driver(models=PRICED, budget=chatlane.Budget(usd=0.001)).chat(
+            **uncapped,
+            extra_body={"max_tokens": 30, "n": "2"},  # not a count: one answer
+        )
+    assert info.value.requested == pytest.approx(one + 20 * 0.001)
+
+
+def test_the_ledger_alone_charges_an_unusable_answer_its_worst_case(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    ledger = chatlane.Ledger()
+    server.enqueue(RawResponse(body=b'{"choices": [', content_type="application/json"))
+    with pytest.raises(chatlane.ResponseDecodeError):
+        make_driver(models=PRICED, ledger=ledger).chat(**CALL)
+    with pytest.raises(chatlane.BudgetExceeded) as info:
+        make_driver(models=PRICED, budget=chatlane.Budget(usd=0.0)).chat(**CALL)
+    assert ledger.total.cost_usd == pytest.approx(info.value.requested)
+
+
+def test_an_answer_a_middleware_failed_after_is_charged_what_it_reported(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    class Refusing(chatlane.Middleware):
+        def around_attempt(self, call: Any, proceed: Any) -> Any:
+            yield from proceed(call)
+            raise chatlane.UsageError("this answer will not do")
+
+    budget = chatlane.Budget(usd=1.0)
+    server.enqueue(Completion(content="ok", usage=(3, 1)))
+    with pytest.raises(chatlane.UsageError):
+        make_driver(models=PRICED, budget=budget, middleware=[Refusing()]).chat(**CALL)
+    assert budget.spent_usd == pytest.approx(4 * 0.001)
+    assert budget.reserved_usd == 0
+
+
+def test_an_error_event_opening_a_stream_costs_nothing(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    budget, ledger = chatlane.Budget(usd=1.0), chatlane.Ledger()
+    overloaded = b'data: {"error": {"message": "busy", "type": "overloaded_error"}}\n\n'
+    server.enqueue(RawResponse(body=overloaded), Stream(chunks=["ok"], usage=(8, 2)))
+    run = make_driver(models=PRICED, budget=budget, ledger=ledger).stream(**CALL)
+    assert run.error is None
+    assert run.attempts == 2
+    assert budget.spent_usd == pytest.approx(0.010)  # the answer only: the refusal was free
+    assert ledger.total.attempts == 2
+
+
+def test_an_error_chunk_with_negative_usage_is_settled_at_no_less_than_zero(
+    make_driver: MakeDriver, server: FakeServer
+) -> None:
+    budget, ledger = chatlane.Budget(usd=1.0), chatlane.Ledger()
+    usage = {"prompt_tokens": -900, "completion_tokens": 1, "total_tokens": -899}
+    event = {"error": {"message": "boom", "status_code": 400}, "usage": usage}
+    server.enqueue(RawResponse(body=b"data: " + json.dumps(event).encode() + b"\n\n"))
+    run = make_driver(models=PRICED, budget=budget, ledger=ledger).stream(**CALL)
+    assert isinstance(run.error, chatlane.StreamError)
+    assert budget.reserved_usd == 0
+    assert budget.spent_usd == pytest.approx(0.001)  # the one token it reported
+    assert ledger.total.prompt_tokens == 0
+    assert ledger.total.cost_usd == pytest.approx(0.001)
 
 
 def test_a_model_without_a_price_is_refused_by_a_dollar_budget(

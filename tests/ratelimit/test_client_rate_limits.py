@@ -132,6 +132,24 @@ def test_async_calls_wait_without_blocking_the_loop(server: FakeServer) -> None:
     assert ticks >= 15  # the loop kept running while the calls waited
 
 
+@pytest.mark.parametrize("shared", [False, pytest.param(True, marks=pytest.mark.redis)])
+def test_an_absurd_estimate_holds_a_key_an_hour_at_most(
+    shared: bool, request: pytest.FixtureRequest, server: FakeServer
+) -> None:
+    limiter = (
+        chatlane.RedisLimiter(request.getfixturevalue("redis_url"))
+        if shared
+        else chatlane.LocalLimiter()
+    )
+    config = refusing(chatlane.RateLimit(tokens_per_minute=600), limiter=limiter)
+    server.enqueue(Completion(content="ok", usage=None))  # no usage: the estimate stands
+    with chatlane.Client(base_url=server.url, rate_limits=config) as client:
+        client.chat(**CALL, max_tokens=2**40, n=2**23)  # 2**63 tokens asked for
+        with pytest.raises(chatlane.RateLimited) as info:
+            client.chat(**CALL)
+    assert 3500 < info.value.retry_after <= 3600
+
+
 @pytest.mark.redis
 def test_a_redis_limiter_is_shared_by_clients(redis_url: str, server: FakeServer) -> None:
     limiter = chatlane.RedisLimiter(redis_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 from typing import Any
 
@@ -232,9 +233,17 @@ def test_files_audio_and_unknown_parts_are_never_free() -> None:
     audio = with_part({"type": "input_audio", "input_audio": {"data": wav, "format": "wav"}})
     assert audio >= text + 30_000 // 32
     by_id = with_part({"type": "file", "file": {"file_id": "file-abc"}})
-    assert by_id == text + 765  # its size is not known here: an image of unknown size
-    for broken in ({"type": "file"}, {"type": "input_audio", "input_audio": "x"}):
-        assert with_part(broken) == text + 765
+    assert by_id == text + 1500  # not here to look at: one page
+    assert with_part({"type": "file"}) == text + 1500
+    assert with_part({"type": "input_audio", "input_audio": "x"}) == text + 765
+    pages = b"<</Type /Pages /Count 3>> <</Type /Page>> <</Type/Page>> <</Type\n/Page /X 1>>"
+    counted = "data:application/pdf;base64," + base64.b64encode(b"%PDF-1.7 " + pages).decode()
+    assert with_part({"type": "file", "file": {"file_data": counted}}) == text + 3 * 1500
+    scanned = (
+        "data:application/pdf;base64,"
+        + base64.b64encode(b"%PDF-1.7 <</Type /Page>> <</Type /Page>>" + b"\0" * 600_000).decode()
+    )  # two pages of 300 KB images: counted by pages, not by size
+    assert with_part({"type": "file", "file": {"file_data": scanned}}) == text + 2 * 1500
     unknown = with_part({"type": "refusal", "refusal": "I will not look at this"})
     assert unknown > text
 

@@ -147,18 +147,30 @@ class Call:
 
     def choices(self) -> int:
         """How many answers the request asks for (``n``): each is billed its own output."""
-        n = self.params.get("n")
+        n = self._sent("n")
         return 1 if n is None else n
 
     def max_output_tokens(self) -> int | None:
         """The most output tokens the request allows: its cap (``max_completion_tokens`` or
         ``max_tokens``) for each of its choices (``n``); None without a cap."""
-        params = self.params
-        cap = params.get("max_completion_tokens")
+        cap = self._sent("max_completion_tokens")
         if cap is None:
-            cap = params.get("max_tokens")
-        n = params.get("n")
+            cap = self._sent("max_tokens")
+        n = self._sent("n")
         return cap if cap is None or n is None else cap * n
+
+    def _sent(self, name: str) -> int | None:
+        """A count the request sends: the validated parameter, else a positive integer under
+        that name in ``extra_body`` (which is sent as given, and may set it instead)."""
+        params = self.params
+        value = params.get(name)
+        if value is None:
+            extra = params.get("extra_body")
+            if extra:
+                value = extra.get(name)
+                if type(value) is not int or value < 1:
+                    return None
+        return value
 
     @property
     def provider(self) -> str | None:

@@ -83,6 +83,7 @@ def fetch_attempt(call: Call) -> Steps[Fetched]:
 
 def chat_attempt(call: Call) -> Steps[ChatCompletion]:
     # fetch_attempt's lines again rather than ``yield from`` it: one generator less per call.
+    call.answered = None  # until this attempt's answer is decoded
     try:
         fetched: Fetched = yield _fetch(call)
     except errors.TimeoutError as exc:

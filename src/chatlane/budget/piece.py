@@ -90,13 +90,14 @@ class AccountingPiece(Middleware):
                 )
         try:
             completion = yield from proceed(call)
-        except errors.ChatlaneError:
-            step = self._close(call, held, direct, self._billed_before_failing(call, worst))
+        except errors.ChatlaneError as exc:
+            billed = self._billed_before_failing(call, worst, exc)
+            step = self._close(call, held, direct, billed)
             if step is not None:
                 yield step
             raise
         except GeneratorExit:  # the caller dropped the stream: nothing may be awaited now
-            self._close(call, held, True, self._billed_before_failing(call, worst))
+            self._close(call, held, True, self._billed_before_failing(call, worst, None))
             raise
         step = self._close(call, held, direct, self._price(call, completion.usage, completion))
         if step is not None:
@@ -109,17 +110,35 @@ class AccountingPiece(Middleware):
             return actual_of(info, usage, 0, 0)
         return actual_of(info, None, call.prompt_tokens(), _output_tokens(call, completion))
 
-    def _billed_before_failing(self, call: Call, worst: Price | None) -> Price | None:
+    def _billed_before_failing(
+        self, call: Call, worst: Price | None, error: errors.ChatlaneError | None
+    ) -> Price | None:
         """What a failed attempt cost: nothing if the server refused it with an error status
-        or never answered; the estimate of what arrived if it had begun to stream; and for
-        a whole answer chatlane could not use (a body that does not decode, or JSON where a
-        stream was asked for), which was billed by an amount not known, its worst case."""
+        (before a stream, or as the error event that opened it) or never answered; what a
+        decoded answer reported, if it failed after that (in a caller's middleware); the
+        estimate of what arrived if a stream had begun; and for a whole answer chatlane
+        could not use (a body that does not decode, or JSON where a stream was asked for),
+        which was billed by an amount not known, its worst case."""
         if call.status is None or call.status >= 300:
             return None
+        answered = call.answered
+        if answered is not None:
+            return self._price(call, answered[0].usage, answered[0])
         decoder = call.decoder
         if decoder is None:
-            return worst if worst is not None else self._price(call, None, None)
-        return self._price(call, decoder.accumulator.usage, None)
+            return worst if worst is not None else self._worst(call)
+        usage = decoder.accumulator.usage
+        if usage is None and not call.delivered and isinstance(error, errors.StreamError):
+            return None  # refused by its first event, as by an error status
+        return self._price(call, usage, None)
+
+    def _worst(self, call: Call) -> Price:
+        """The worst case of an attempt no budget reserved (for the ledger)."""
+        info = call.model_info()
+        try:
+            return worst_case_of(info, _prompt_bound(call), _output_bound(call, info), call.target)
+        except errors.UsageError:  # no output limit known: the prompt is all that is known
+            return self._price(call, None, None)
 
     def _close(
         self, call: Call, held: list[Reservation], direct: bool, price: Price | None

@@ -130,9 +130,11 @@ def actual_of(
             estimated=True,
         )
     assert usage is not None
-    # Counts are not negative (the decoders drop those); comparisons, not min(): this runs
-    # after every attempt.
+    # The decoders drop negative counts, but a Usage may be made (or edited) by anyone;
+    # comparisons, not max()/min(): this runs after every attempt.
     prompt, completion = usage.prompt_tokens, usage.completion_tokens
+    prompt = prompt if prompt > 0 else 0
+    completion = completion if completion > 0 else 0
     cached, reasoning = usage.cached_tokens, usage.reasoning_tokens
     cached = prompt if cached > prompt else cached
     reasoning = completion if reasoning > completion else reasoning

@@ -105,6 +105,13 @@ class ChunkAccumulator:
         self.system_fingerprint: str | None = None
         self.usage: Usage | None = None
 
+    def take_usage(self, usage: Usage) -> None:
+        """Keep ``usage`` as the stream's (cumulative where sent on every chunk: the last
+        one wins), its negative counts dropped."""
+        if usage.prompt_tokens < 0 or usage.completion_tokens < 0 or usage.total_tokens < 0:
+            usage.drop_negatives()
+        self.usage = usage
+
     def add(self, chunk: ChatCompletionChunk) -> None:
         if chunk.id and not self.id:
             self.id = chunk.id
@@ -114,11 +121,8 @@ class ChunkAccumulator:
             self.model = chunk.model
         if chunk.system_fingerprint:
             self.system_fingerprint = chunk.system_fingerprint
-        usage = chunk.usage
-        if usage is not None:
-            if usage.prompt_tokens < 0 or usage.completion_tokens < 0 or usage.total_tokens < 0:
-                usage.drop_negatives()
-            self.usage = usage  # cumulative where sent on every chunk: the last one wins
+        if chunk.usage is not None:
+            self.take_usage(chunk.usage)
         for choice in chunk.choices:
             parts = self._choices.get(choice.index)
             if parts is None:

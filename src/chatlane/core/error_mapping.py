@@ -184,6 +184,7 @@ def api_error(
 
 _EVENT_STATUS = {
     "server_error": 500,  # OpenAI's type
+    "api_error": 500,  # Anthropic's internal error
     "overloaded_error": 529,  # Anthropic's
     "rate_limit_error": 429,  # Anthropic's
     "rate_limit_exceeded": 429,  # OpenAI's code

@@ -341,6 +341,6 @@ class StreamError(APIError):
     """An error reported inside a 200 stream, after the chunks before it were delivered.
 
     ``status`` is the one the event names, else the one its type or code stands for
-    (``server_error`` 500, ``overloaded_error`` 529, a rate limit 429), else None. Before any
-    chunk reached the caller such an event is retried, and falls back, as that status
-    would be before the stream."""
+    (``server_error`` and ``api_error`` 500, ``overloaded_error`` 529, a rate limit 429),
+    else None. Before any chunk reached the caller such an event is retried, and falls
+    back, as that status would be before the stream."""

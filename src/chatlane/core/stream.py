@@ -204,7 +204,7 @@ class StreamDecoder:
                 break
             if chunk.error is not None:
                 if chunk.usage is not None:
-                    self.accumulator.usage = chunk.usage
+                    self.accumulator.take_usage(chunk.usage)
                 self._fail(stream_error(data, self.context, request_id=self.request_id), ready)
                 break
             self._stamp(chunk, now)

@@ -23,7 +23,7 @@ from chatlane._call.steps import Io, Sleep, Step
 from chatlane.core.errors import ChatlaneError, ConfigurationError
 from chatlane.core.usage import reported_usage
 from chatlane.ratelimit.headers import observed_in, rate_limit_headers
-from chatlane.ratelimit.limits import Limiter, RateLimit, RateLimited
+from chatlane.ratelimit.limits import MAX_HOLD, Limiter, RateLimit, RateLimited
 from chatlane.ratelimit.local import LocalLimiter
 
 __all__ = ["RateLimitPiece", "RateLimits"]
@@ -133,6 +133,10 @@ class RateLimitPiece(Middleware):
         tokens = 0
         if limit.tokens_per_minute is not None:
             tokens = call.prompt_tokens() + (call.max_output_tokens() or 0)
+            if tokens * limit.seconds_per_token > MAX_HOLD:
+                # held an hour at most, as a settlement is (and within a shared limiter's
+                # 64-bit arithmetic): more is an estimate no request can use
+                tokens = int(MAX_HOLD / limit.seconds_per_token)
         if self._direct:
             wait = limiter.try_acquire(key, limit, tokens=tokens)
         else:

@@ -17,10 +17,11 @@ How a model is counted:
   (minus 3 per enum); then 12 for the whole list. Nested schemas beyond the top-level
   properties are not counted. Assistant ``tool_calls`` count as the tokens of each call's
   name and arguments plus 3; images 85 tokens at ``detail="low"``, else 765 (a 1024x1024
-  picture at high detail: the size is not known offline); file parts (PDFs) one token
-  per 4 bytes of their data and audio parts one per 32 bytes, bounds from above rather
-  than counts (a file sent by id alone counts as an image of unknown size); a part of a
-  kind not known here, its text form. Any of these makes the count ``exact=False``.
+  picture at high detail: the size is not known offline); file parts (PDFs) 1,500 per page
+  (a page image and its text) where the pages can be counted, else one per 4 bytes of the
+  file, and a file sent by id alone as one page; audio parts one per 32 bytes of audio;
+  estimates that err high; a part of a kind not known here, its text form. Any of these
+  makes the count ``exact=False``.
 - **Local models** (``local/...``, ``smollm2``) count with the embedded model's own tokenizer
   and chat template: ``chatlane.LocalModel().engine().count_message_tokens(...)``. Exact for
   messages; tools add an estimate (their JSON through the same tokenizer).
@@ -39,8 +40,10 @@ Nothing here imports tiktoken or llama.cpp until a count needs it.
 
 from __future__ import annotations
 
+import binascii
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -218,12 +221,18 @@ _REPLY_PRIMING: Final = 3
 _TOKENS_PER_TOOL_CALL: Final = 3
 _IMAGE_LOW: Final = 85
 _IMAGE_DEFAULT: Final = 765
+_PDF_PAGE_TOKENS: Final = 1_500
+"""A PDF page as a model reads it: an image of the page (765, as a picture of unknown
+size) and its text (a dense page, about 700)."""
+_PDF_PAGE: Final = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
+"""A page object (not the /Pages tree). Pages packed in compressed object streams are not
+seen: such a file is counted by its size."""
 _FILE_BYTES_PER_TOKEN: Final = 4
-"""A file (a PDF) counts its bytes as if they were text: more than its text and page
-images take for the documents seen, a bound to reserve rather than a count."""
+"""A file whose pages cannot be counted counts its bytes as if they were text: more than
+its text and page images take for most documents (it errs high)."""
 _AUDIO_BYTES_PER_TOKEN: Final = 32
 """Audio takes at most about 20 tokens a second, and speech is seldom sent below 5 kbit/s
-(625 bytes a second): one token per 32 bytes bounds it from above."""
+(625 bytes a second): one token per 32 bytes errs high."""
 # Response-only fields of a returned Message that are not sent back as prompt text.
 _NOT_PROMPT: Final = frozenset({"reasoning_content", "reasoning", "reasoning_details"})
 
@@ -263,23 +272,40 @@ def _content_tokens(content: Any, count: Callable[[str], int]) -> tuple[int, boo
         elif part.get("type") == "file":
             file = part.get("file")
             data = file.get("file_data") if isinstance(file, Mapping) else None
-            tokens += _data_tokens(data, _FILE_BYTES_PER_TOKEN)
+            tokens += _file_tokens(data)
         elif part.get("type") == "input_audio":
             audio = part.get("input_audio")
             data = audio.get("data") if isinstance(audio, Mapping) else None
-            tokens += _data_tokens(data, _AUDIO_BYTES_PER_TOKEN)
+            tokens += _audio_tokens(data)
         else:  # a kind of part not known here: its text form, never nothing
             tokens += count(str(part))
     # Parts other than one plain text part are joined by the server in ways not documented.
     return tokens, False
 
 
-def _data_tokens(data: object, bytes_per_token: int) -> int:
-    """What a part's base64 ``data`` (or ``data:`` URL) may take, by its decoded size; a
-    part sent by id alone (its size not known here) counts as an image of unknown size."""
+def _audio_tokens(data: object) -> int:
+    """An estimate of what a part's base64 audio takes, by its decoded size (an image of
+    unknown size when there is no data to measure)."""
     if not isinstance(data, str) or not data:
         return _IMAGE_DEFAULT
-    return max(math.ceil(len(data) * 3 / 4 / bytes_per_token), 1)  # 4 base64 chars: 3 bytes
+    return max(math.ceil(len(data) * 3 / 4 / _AUDIO_BYTES_PER_TOKEN), 1)  # 4 chars: 3 bytes
+
+
+def _file_tokens(data: object) -> int:
+    """An estimate of what a file part (a PDF: its text and an image of each page) takes:
+    by its pages where they can be counted, else by its size; a file sent by id alone (not
+    here to look at) counts as one page."""
+    if not isinstance(data, str) or not data:
+        return _PDF_PAGE_TOKENS
+    payload = data.partition(",")[2] if data.startswith("data:") else data
+    try:
+        raw = binascii.a2b_base64(payload)
+    except (binascii.Error, ValueError):
+        raw = b""
+    pages = len(_PDF_PAGE.findall(raw))
+    if pages:
+        return pages * _PDF_PAGE_TOKENS
+    return max(math.ceil(len(payload) * 3 / 4 / _FILE_BYTES_PER_TOKEN), _PDF_PAGE_TOKENS)
 
 
 def _tool_calls_tokens(calls: Any, count: Callable[[str], int]) -> int:
