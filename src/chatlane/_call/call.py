@@ -153,10 +153,15 @@ class Call:
     def max_output_tokens(self) -> int | None:
         """The most output tokens the request allows: its cap (``max_completion_tokens`` or
         ``max_tokens``) for each of its choices (``n``); None without a cap."""
-        cap = self._sent("max_completion_tokens")
-        if cap is None:
-            cap = self._sent("max_tokens")
-        n = self._sent("n")
+        params = self.params
+        if params.get("extra_body"):
+            cap, n = self._sent("max_completion_tokens"), self._sent("n")
+            if cap is None:
+                cap = self._sent("max_tokens")
+        else:  # the usual case, read directly: every attempt of a budget or a limit asks
+            cap, n = params.get("max_completion_tokens"), params.get("n")
+            if cap is None:
+                cap = params.get("max_tokens")
         return cap if cap is None or n is None else cap * n
 
     def _sent(self, name: str) -> int | None:

@@ -40,7 +40,6 @@ from chatlane.budget.ledger import Ledger
 from chatlane.budget.pricing import Price, actual_of, worst_case_of
 from chatlane.core import errors
 from chatlane.core.types import ChatCompletion, Usage
-from chatlane.core.usage import reported_usage
 from chatlane.providers.profiles import ModelInfo
 
 __all__ = ["AccountingPiece", "budgets_of"]
@@ -106,7 +105,8 @@ class AccountingPiece(Middleware):
 
     def _price(self, call: Call, usage: Usage | None, completion: ChatCompletion | None) -> Price:
         info = call.model_info()
-        if reported_usage(usage) is not None:
+        # reported_usage's rule, inline: this runs after every attempt
+        if usage is not None and (usage.prompt_tokens > 0 or usage.completion_tokens > 0):
             return actual_of(info, usage, 0, 0)
         return actual_of(info, None, call.prompt_tokens(), _output_tokens(call, completion))
 

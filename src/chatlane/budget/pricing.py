@@ -11,7 +11,6 @@ import msgspec
 
 from chatlane.core.errors import UsageError
 from chatlane.core.types import Usage
-from chatlane.core.usage import reported_usage
 from chatlane.providers.profiles import ModelInfo
 from chatlane.tokens.cost import list_price
 
@@ -122,7 +121,8 @@ def actual_of(
     info: ModelInfo | None, usage: Usage | None, estimated_prompt: int, estimated_output: int
 ) -> Price:
     """:func:`actual` for arguments known to be sound (the call flow's own)."""
-    if reported_usage(usage) is None:
+    if usage is None or (usage.prompt_tokens <= 0 and usage.completion_tokens <= 0):
+        # not reported (reported_usage's rule, inline: this runs after every attempt)
         return Price(
             usd=None if info is None else list_price(info, estimated_prompt, estimated_output),
             prompt_tokens=estimated_prompt,

@@ -21,7 +21,6 @@ from chatlane._call.call import Call
 from chatlane._call.layers import Flow, Middleware, Proceed
 from chatlane._call.steps import Io, Sleep, Step
 from chatlane.core.errors import ChatlaneError, ConfigurationError
-from chatlane.core.usage import reported_usage
 from chatlane.ratelimit.headers import observed_in, rate_limit_headers
 from chatlane.ratelimit.limits import MAX_HOLD, Limiter, RateLimit, RateLimited
 from chatlane.ratelimit.local import LocalLimiter
@@ -154,8 +153,10 @@ class RateLimitPiece(Middleware):
         if wanted is not None:
             yield from self._learn(key, wanted)
         if tokens:
-            usage = reported_usage(completion.usage)  # none reported: the estimate stands
-            used = tokens if usage is None else usage.prompt_tokens + usage.completion_tokens
+            usage = completion.usage
+            used = usage.prompt_tokens + usage.completion_tokens if usage is not None else 0
+            if used <= 0:  # none reported (counts below 0 are dropped): the estimate stands
+                used = tokens
             if self._direct:
                 limiter.settle(key, limit, reserved=tokens, used=used)
             else:
