@@ -204,7 +204,9 @@ def test_a_span_has_no_token_counts_from_a_usage_that_reports_nothing(
     attributes = dict(span.attributes or {})
     assert "gen_ai.usage.input_tokens" not in attributes
     assert "gen_ai.usage.output_tokens" not in attributes
-    assert "gen_ai.client.token.usage" not in metric_points(metrics)
+    points = metric_points(metrics)
+    assert points["gen_ai.client.operation.duration"][0].count == 1  # the call was measured
+    assert "gen_ai.client.token.usage" not in points
 
 
 def test_a_failed_request_is_an_error_span(

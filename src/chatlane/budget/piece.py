@@ -77,9 +77,7 @@ class AccountingPiece(Middleware):
         held: list[Reservation] = []
         worst = None
         if budgets:
-            info = call.model_info()
-            model = call.target
-            worst = worst_case_of(info, _prompt_bound(call), _output_bound(call, info), model)
+            model, worst = call.target, _worst_case(call)
             if direct:  # in-process budgets do no I/O: no step for the client to carry out
                 held = reserve_all(budgets, model, worst.usd, worst.tokens)
             else:
@@ -134,9 +132,8 @@ class AccountingPiece(Middleware):
 
     def _worst(self, call: Call) -> Price:
         """The worst case of an attempt no budget reserved (for the ledger)."""
-        info = call.model_info()
         try:
-            return worst_case_of(info, _prompt_bound(call), _output_bound(call, info), call.target)
+            return _worst_case(call)
         except errors.UsageError:  # no output limit known: the prompt is all that is known
             return self._price(call, None, None)
 
@@ -190,6 +187,12 @@ async def _aclosed(held: list[Reservation], price: Price | None) -> None:
 _ESTIMATE_MARGIN = 1.25
 """An estimated prompt count (no exact tokenizer for the model) is reserved with this
 margin: a settlement above its reservation is recorded in full, and would go past a limit."""
+
+
+def _worst_case(call: Call) -> Price:
+    """The most the attempt can cost (UsageError when its output cannot be bounded)."""
+    info = call.model_info()
+    return worst_case_of(info, _prompt_bound(call), _output_bound(call, info), call.target)
 
 
 def _prompt_bound(call: Call) -> int:

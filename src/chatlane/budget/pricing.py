@@ -129,7 +129,6 @@ def actual_of(
             completion_tokens=estimated_output,
             estimated=True,
         )
-    assert usage is not None
     # The decoders drop negative counts, but a Usage may be made (or edited) by anyone;
     # comparisons, not max()/min(): this runs after every attempt.
     prompt, completion = usage.prompt_tokens, usage.completion_tokens

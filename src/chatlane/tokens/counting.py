@@ -41,6 +41,7 @@ Nothing here imports tiktoken or llama.cpp until a count needs it.
 from __future__ import annotations
 
 import binascii
+import functools
 import json
 import math
 import re
@@ -297,6 +298,13 @@ def _file_tokens(data: object) -> int:
     here to look at) counts as one page."""
     if not isinstance(data, str) or not data:
         return _PDF_PAGE_TOKENS
+    return _data_file_tokens(data)
+
+
+@functools.lru_cache(maxsize=8)
+def _data_file_tokens(data: str) -> int:
+    """:func:`_file_tokens` of file data, kept for the latest few files: a conversation's
+    PDF is counted again on every turn, and decoding it takes milliseconds."""
     payload = data.partition(",")[2] if data.startswith("data:") else data
     try:
         raw = binascii.a2b_base64(payload)
